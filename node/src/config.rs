@@ -1,0 +1,83 @@
+//! The node's configuration, checked once at start-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::raft::RaftTiming;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Address peers and clients use to reach this node (host:port).
+    pub advertise: String,
+    pub timing: RaftTiming,
+    pub write_timeout: Duration,
+    pub retention_interval: Duration,
+    /// Test-only: acknowledge appends before replication (negative control).
+    pub fault_ack_before_replication: bool,
+}
+
+/// Unchecked settings, as given on the command line or by a test.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub advertise: Option<String>,
+    pub heartbeat: Duration,
+    pub election_timeout_min: Duration,
+    pub election_timeout_max: Duration,
+    pub snapshot_every: u64,
+    pub write_timeout: Duration,
+    pub retention_interval: Duration,
+    pub fault_ack_before_replication: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("election timeout min ({min:?}) must be above 2 × heartbeat ({heartbeat:?}) and at most max ({max:?})")]
+    ElectionTimeout { heartbeat: Duration, min: Duration, max: Duration },
+    #[error("heartbeat must be at least 10 ms, got {0:?}")]
+    Heartbeat(Duration),
+    #[error("listen address {0} has port 0: peers need a stable address in the Raft membership")]
+    EphemeralPort(SocketAddr),
+    #[error("snapshot interval must be at least 100 entries")]
+    SnapshotEvery,
+}
+
+impl Settings {
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        if self.heartbeat < Duration::from_millis(10) {
+            return Err(ConfigError::Heartbeat(self.heartbeat));
+        }
+        if self.election_timeout_min <= self.heartbeat * 2 || self.election_timeout_min > self.election_timeout_max {
+            return Err(ConfigError::ElectionTimeout {
+                heartbeat: self.heartbeat,
+                min: self.election_timeout_min,
+                max: self.election_timeout_max,
+            });
+        }
+        if self.listen.port() == 0 {
+            return Err(ConfigError::EphemeralPort(self.listen));
+        }
+        if self.snapshot_every < 100 {
+            return Err(ConfigError::SnapshotEvery);
+        }
+        let advertise = self.advertise.unwrap_or_else(|| self.listen.to_string());
+        Ok(Config {
+            data_dir: self.data_dir,
+            listen: self.listen,
+            advertise,
+            timing: RaftTiming {
+                heartbeat_ms: self.heartbeat.as_millis() as u64,
+                election_min_ms: self.election_timeout_min.as_millis() as u64,
+                election_max_ms: self.election_timeout_max.as_millis() as u64,
+                snapshot_every: self.snapshot_every,
+            },
+            write_timeout: self.write_timeout,
+            retention_interval: self.retention_interval,
+            fault_ack_before_replication: self.fault_ack_before_replication,
+        })
+    }
+}

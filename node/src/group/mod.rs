@@ -1,0 +1,91 @@
+//! A hosted partition replica: its Raft group, its read side, its append
+//! pipeline, and the registry of all groups on the node.
+//!
+//! ```text
+//!            ┌──────────── Group ─────────────┐
+//! Append ──> │ Appender ─> Raft ─> LogStore    │──> RocksDB (+ Syncer)
+//! Read   <── │ PartitionReader <─ StateMachine │
+//!            └─────────────────────────────────┘
+//! ```
+
+mod appender;
+mod descriptor;
+mod registry;
+mod retention;
+
+use std::sync::Arc;
+
+pub use appender::{raft_write_error, write_error as appender_error, Appender, APPEND_QUEUE_CAPACITY};
+pub use descriptor::GroupDescriptor;
+pub use registry::Registry;
+pub use retention::run_retention;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::NodeError;
+use crate::raft::network::{ChannelPool, GroupNetworkFactory};
+use crate::raft::{NodeId, Raft, RaftTiming};
+use crate::storage::{LogStore, PartitionReader, StateMachineStore, Store};
+
+/// One partition replica hosted by this node.
+pub struct Group {
+    pub id: u64,
+    pub node_id: NodeId,
+    pub descriptor: GroupDescriptor,
+    pub raft: Raft,
+    pub reader: PartitionReader,
+    pub appender: Appender,
+    /// Cancelled when the group is deleted or the node stops; child of the
+    /// node's token.
+    pub cancel: CancellationToken,
+}
+
+impl Group {
+    /// Opens (or creates, when its storage is empty) the group's Raft node.
+    pub async fn open(
+        store: Store,
+        node_id: NodeId,
+        descriptor: GroupDescriptor,
+        timing: &RaftTiming,
+        pool: Arc<ChannelPool>,
+        cancel: CancellationToken,
+    ) -> Result<Arc<Self>, NodeError> {
+        let id = descriptor.group_id;
+        let log = LogStore::new(store.clone(), id);
+        let (sm, reader) = StateMachineStore::open(store, id)?;
+        let config = Arc::new(
+            timing.openraft_config().validate().map_err(|e| NodeError::bad_request(format!("raft config: {e}")))?,
+        );
+        let network = GroupNetworkFactory { group: id, pool };
+        let raft = Raft::new(node_id, config, network, log, sm).await.map_err(|e| NodeError::Raft(e.to_string()))?;
+        let appender = Appender::start(raft.clone(), cancel.clone());
+        Ok(Arc::new(Self { id, node_id, descriptor, raft, reader, appender, cancel }))
+    }
+
+    /// The leader as this replica knows it: (id, address).
+    pub fn leader(&self) -> Option<(NodeId, Option<String>)> {
+        let m = self.raft.metrics().borrow().clone();
+        let leader = m.current_leader?;
+        let addr = m.membership_config.membership().get_node(&leader).map(|n| n.addr.clone());
+        Some((leader, addr))
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.node_id)
+    }
+
+    /// The error to answer when this replica is not the leader.
+    pub fn not_leader(&self) -> NodeError {
+        let (leader_id, leader_addr) = match self.leader() {
+            Some((id, addr)) if id != self.node_id => (Some(id), addr),
+            _ => (None, None),
+        };
+        NodeError::NotLeader { group: self.id, leader_id, leader_addr }
+    }
+
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(group = self.id, error = %e, "raft shutdown");
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Applying committed commands: the partition state machine's logic.
+//!
+//! `Applier` turns each command into a list of [`Mutation`]s and a response,
+//! reading current state through the [`Lookup`] trait. Lookups see the
+//! mutations of earlier commands in the same batch (an id appended by entry 5
+//! is a duplicate in entry 6 even before the batch is written). The storage
+//! adapter writes all mutations of a batch, together with the new
+//! [`PartitionMeta`], in one atomic RocksDB write.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::command::{AppendOutcome, Command, CommandResponse, CommitPosition, Rejection};
+use super::consumer::ConsumerState;
+use super::record::{Record, RecordKind};
+
+/// Counters of a partition, updated atomically with the data they describe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionMeta {
+    /// Lowest offset still stored (retention moves it up).
+    pub first_offset: u64,
+    /// Offset the next message gets.
+    pub next_offset: u64,
+    /// Stored bytes of the messages in [first_offset, next_offset).
+    pub bytes: u64,
+}
+
+impl PartitionMeta {
+    pub fn message_count(&self) -> u64 {
+        self.next_offset - self.first_offset
+    }
+}
+
+/// A change to the partition's stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mutation {
+    PutRecord { offset: u64, record: Record },
+    PutIndex { message_id: String, offset: u64 },
+    DeleteIndex { message_id: String },
+    /// Delete records in `[from, to)`.
+    DeleteRecords { from: u64, to: u64 },
+    PutConsumer { consumer: String, state: ConsumerState },
+}
+
+/// Read access to the stored state.
+pub trait Lookup {
+    type Error;
+    fn offset_of(&self, message_id: &str) -> Result<Option<u64>, Self::Error>;
+    fn consumer(&self, consumer: &str) -> Result<Option<ConsumerState>, Self::Error>;
+    /// Message ids and stored sizes of the records in `[from, to)`.
+    fn records_in(&self, from: u64, to: u64) -> Result<Vec<(String, u64)>, Self::Error>;
+}
+
+/// Applies commands of one batch, accumulating mutations.
+pub struct Applier<'a, L: Lookup> {
+    lookup: &'a L,
+    meta: PartitionMeta,
+    mutations: Vec<Mutation>,
+    /// Index entries changed by this batch: `Some(offset)` added, `None` deleted.
+    pending_ids: HashMap<String, Option<u64>>,
+    pending_consumers: HashMap<String, ConsumerState>,
+}
+
+impl<'a, L: Lookup> Applier<'a, L> {
+    pub fn new(lookup: &'a L, meta: PartitionMeta) -> Self {
+        Self { lookup, meta, mutations: Vec::new(), pending_ids: HashMap::new(), pending_consumers: HashMap::new() }
+    }
+
+    pub fn meta(&self) -> PartitionMeta {
+        self.meta
+    }
+
+    /// The accumulated mutations and the meta after them.
+    pub fn finish(self) -> (Vec<Mutation>, PartitionMeta) {
+        (self.mutations, self.meta)
+    }
+
+    pub fn apply(&mut self, command: &Command) -> Result<CommandResponse, L::Error> {
+        match command {
+            Command::Append { messages, appended_at_ms } => {
+                let mut outcomes = Vec::with_capacity(messages.len());
+                for m in messages {
+                    if let Some(offset) = self.offset_of(&m.message_id)? {
+                        outcomes.push(AppendOutcome { offset, duplicate: true });
+                        continue;
+                    }
+                    let offset = self.meta.next_offset;
+                    let record = Record {
+                        kind: RecordKind::Message,
+                        message_id: m.message_id.clone(),
+                        payload: m.payload.clone(),
+                        key: m.key.clone(),
+                        user: m.user.clone(),
+                        device: m.device.clone(),
+                        timestamp: m.timestamp.clone(),
+                        appended_at_ms: *appended_at_ms,
+                        transaction_id: None,
+                        hash: None,
+                    };
+                    self.meta.next_offset += 1;
+                    self.meta.bytes += record.stored_size();
+                    self.pending_ids.insert(m.message_id.clone(), Some(offset));
+                    self.mutations.push(Mutation::PutIndex { message_id: m.message_id.clone(), offset });
+                    self.mutations.push(Mutation::PutRecord { offset, record });
+                    outcomes.push(AppendOutcome { offset, duplicate: false });
+                }
+                Ok(CommandResponse::Appended(outcomes))
+            }
+            Command::CommitOffset { consumer, position } => {
+                let offset = match position {
+                    CommitPosition::UpTo(o) | CommitPosition::One(o) => *o,
+                };
+                if offset >= self.meta.next_offset {
+                    return Ok(CommandResponse::Rejected(Rejection::OffsetBeyondLog {
+                        offset,
+                        next_offset: self.meta.next_offset,
+                    }));
+                }
+                let mut state = self.consumer(consumer)?.unwrap_or_default();
+                state.skip_to(self.meta.first_offset);
+                match position {
+                    CommitPosition::UpTo(o) => state.commit_up_to(*o),
+                    CommitPosition::One(o) => {
+                        if !state.commit_one(*o) {
+                            return Ok(CommandResponse::Rejected(Rejection::TooManyPendingCommits));
+                        }
+                    }
+                }
+                let committed_offset = state.committed;
+                self.pending_consumers.insert(consumer.clone(), state.clone());
+                self.mutations.push(Mutation::PutConsumer { consumer: consumer.clone(), state });
+                Ok(CommandResponse::Committed { committed_offset })
+            }
+            Command::Trim { before_offset } => {
+                let to = (*before_offset).min(self.meta.next_offset);
+                if to > self.meta.first_offset {
+                    let from = self.meta.first_offset;
+                    for (message_id, size) in self.lookup.records_in(from, to)? {
+                        self.meta.bytes = self.meta.bytes.saturating_sub(size);
+                        self.pending_ids.insert(message_id.clone(), None);
+                        self.mutations.push(Mutation::DeleteIndex { message_id });
+                    }
+                    self.mutations.push(Mutation::DeleteRecords { from, to });
+                    self.meta.first_offset = to;
+                }
+                Ok(CommandResponse::Trimmed { first_offset: self.meta.first_offset })
+            }
+        }
+    }
+
+    fn offset_of(&self, message_id: &str) -> Result<Option<u64>, L::Error> {
+        match self.pending_ids.get(message_id) {
+            Some(pending) => Ok(*pending),
+            None => self.lookup.offset_of(message_id),
+        }
+    }
+
+    fn consumer(&self, consumer: &str) -> Result<Option<ConsumerState>, L::Error> {
+        match self.pending_consumers.get(consumer) {
+            Some(state) => Ok(Some(state.clone())),
+            None => self.lookup.consumer(consumer),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::convert::Infallible;
+
+    use super::*;
+    use crate::partition::NewMessage;
+
+    /// An in-memory store that applies mutations, standing in for RocksDB.
+    #[derive(Default)]
+    struct Mem {
+        records: BTreeMap<u64, Record>,
+        index: HashMap<String, u64>,
+        consumers: HashMap<String, ConsumerState>,
+        meta: PartitionMeta,
+    }
+
+    impl Lookup for Mem {
+        type Error = Infallible;
+        fn offset_of(&self, id: &str) -> Result<Option<u64>, Infallible> {
+            Ok(self.index.get(id).copied())
+        }
+        fn consumer(&self, c: &str) -> Result<Option<ConsumerState>, Infallible> {
+            Ok(self.consumers.get(c).cloned())
+        }
+        fn records_in(&self, from: u64, to: u64) -> Result<Vec<(String, u64)>, Infallible> {
+            Ok(self.records.range(from..to).map(|(_, r)| (r.message_id.clone(), r.stored_size())).collect())
+        }
+    }
+
+    impl Mem {
+        fn run(&mut self, commands: &[Command]) -> Vec<CommandResponse> {
+            let mut applier = Applier::new(&*self, self.meta);
+            let responses = commands.iter().map(|c| applier.apply(c).expect("infallible")).collect();
+            let (mutations, meta) = applier.finish();
+            for m in mutations {
+                match m {
+                    Mutation::PutRecord { offset, record } => {
+                        self.records.insert(offset, record);
+                    }
+                    Mutation::PutIndex { message_id, offset } => {
+                        self.index.insert(message_id, offset);
+                    }
+                    Mutation::DeleteIndex { message_id } => {
+                        self.index.remove(&message_id);
+                    }
+                    Mutation::DeleteRecords { from, to } => self.records.retain(|o, _| *o < from || *o >= to),
+                    Mutation::PutConsumer { consumer, state } => {
+                        self.consumers.insert(consumer, state);
+                    }
+                }
+            }
+            self.meta = meta;
+            responses
+        }
+    }
+
+    fn msg(id: &str) -> NewMessage {
+        NewMessage {
+            message_id: id.into(),
+            payload: id.as_bytes().to_vec(),
+            key: None,
+            user: "u".into(),
+            device: "d".into(),
+            timestamp: String::new(),
+        }
+    }
+
+    fn append(ids: &[&str]) -> Command {
+        Command::Append { messages: ids.iter().map(|i| msg(i)).collect(), appended_at_ms: 1 }
+    }
+
+    fn outcomes(r: &CommandResponse) -> Vec<(u64, bool)> {
+        match r {
+            CommandResponse::Appended(o) => o.iter().map(|o| (o.offset, o.duplicate)).collect(),
+            other => panic!("not an append response: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn appends_at_consecutive_offsets_and_dedupes() {
+        let mut m = Mem::default();
+        let r = m.run(&[append(&["a", "b"]), append(&["c", "a"]), append(&["b", "b"])]);
+        assert_eq!(outcomes(&r[0]), vec![(0, false), (1, false)]);
+        assert_eq!(outcomes(&r[1]), vec![(2, false), (0, true)], "dedupe within one batch");
+        assert_eq!(outcomes(&r[2]), vec![(1, true), (1, true)]);
+        let r = m.run(&[append(&["a", "d"])]);
+        assert_eq!(outcomes(&r[0]), vec![(0, true), (3, false)], "dedupe across batches");
+        assert_eq!(m.meta.next_offset, 4);
+        assert_eq!(m.records.len(), 4);
+    }
+
+    #[test]
+    fn commits_are_bounded_by_the_log() {
+        let mut m = Mem::default();
+        m.run(&[append(&["a", "b", "c"])]);
+        let r = m.run(&[
+            Command::CommitOffset { consumer: "g".into(), position: CommitPosition::One(1) },
+            Command::CommitOffset { consumer: "g".into(), position: CommitPosition::UpTo(0) },
+            Command::CommitOffset { consumer: "g".into(), position: CommitPosition::UpTo(3) },
+        ]);
+        assert_eq!(r[0], CommandResponse::Committed { committed_offset: 0 });
+        assert_eq!(r[1], CommandResponse::Committed { committed_offset: 2 });
+        assert!(matches!(r[2], CommandResponse::Rejected(Rejection::OffsetBeyondLog { offset: 3, next_offset: 3 })));
+        assert_eq!(m.consumers["g"].committed, 2);
+    }
+
+    #[test]
+    fn trim_deletes_records_and_index_and_keeps_offsets() {
+        let mut m = Mem::default();
+        m.run(&[append(&["a", "b", "c"])]);
+        let bytes_before = m.meta.bytes;
+        let r = m.run(&[Command::Trim { before_offset: 2 }, append(&["d"])]);
+        assert_eq!(r[0], CommandResponse::Trimmed { first_offset: 2 });
+        assert_eq!(outcomes(&r[1]), vec![(3, false)]);
+        assert_eq!(m.records.keys().copied().collect::<Vec<_>>(), vec![2, 3]);
+        assert!(m.meta.bytes < bytes_before + 100);
+        assert_eq!(m.meta.message_count(), 2);
+        assert!(!m.index.contains_key("a"));
+        // A trim past the end stops at the end; a repeated trim is a no-op.
+        let r = m.run(&[Command::Trim { before_offset: 99 }, Command::Trim { before_offset: 1 }]);
+        assert_eq!(r[1], CommandResponse::Trimmed { first_offset: 4 });
+        assert_eq!(m.meta.bytes, 0);
+    }
+
+    #[test]
+    fn commit_below_retention_moves_to_first_offset() {
+        let mut m = Mem::default();
+        m.run(&[append(&["a", "b", "c", "d"]), Command::Trim { before_offset: 2 }]);
+        let r = m.run(&[Command::CommitOffset { consumer: "g".into(), position: CommitPosition::One(2) }]);
+        assert_eq!(r[0], CommandResponse::Committed { committed_offset: 3 });
+    }
+}

@@ -1,0 +1,16 @@
+//! The partition: what one Raft group replicates.
+//!
+//! Everything here is decision logic without IO, so it is unit-tested on its
+//! own: the record format kept on disk, the commands that travel through the
+//! Raft log, consumer-offset bookkeeping, and `apply`, which turns a committed
+//! command into storage mutations and a response. The storage adapter
+//! (`crate::storage::state_machine`) does the IO.
+
+pub mod apply;
+pub mod command;
+pub mod consumer;
+pub mod record;
+
+pub use command::{AppendOutcome, Command, CommandResponse, CommitPosition, NewMessage, Rejection};
+pub use consumer::ConsumerState;
+pub use record::{Record, RecordKind};

@@ -1,0 +1,65 @@
+//! Raft wiring: one openraft group per topic partition, many per process.
+//!
+//! We use openraft 0.9 (the stable line) and do multi-raft ourselves: every
+//! peer RPC carries the group id and the target replica's node id
+//! (`network`), one tonic endpoint per node dispatches to the group's `Raft`
+//! (`peer_service`), and each destination node gets one shared HTTP/2
+//! channel that all groups multiplex over.
+//!
+//! Replica identity is the node id, which is created with the node's data and
+//! never reused: a node whose data directory was wiped comes back with a new
+//! id and must be added to groups as a new replica, so it cannot vote with a
+//! forgotten history (openraft FAQ, "reuse node id").
+
+pub mod network;
+pub mod peer_service;
+
+
+use openraft::{BasicNode, Entry, TokioRuntime};
+
+use crate::partition::{Command, CommandResponse};
+
+openraft::declare_raft_types!(
+    /// Raft types of a partition group.
+    pub TypeConfig:
+        D = Command,
+        R = CommandResponse,
+        NodeId = u64,
+        Node = BasicNode,
+        Entry = Entry<TypeConfig>,
+        SnapshotData = tokio::fs::File,
+        AsyncRuntime = TokioRuntime,
+);
+
+pub type NodeId = u64;
+pub type Raft = openraft::Raft<TypeConfig>;
+pub type LogId = openraft::LogId<NodeId>;
+pub type StoredMembership = openraft::StoredMembership<NodeId, BasicNode>;
+pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, BasicNode>;
+
+
+/// Timing of every group on a node.
+#[derive(Debug, Clone)]
+pub struct RaftTiming {
+    pub heartbeat_ms: u64,
+    pub election_min_ms: u64,
+    pub election_max_ms: u64,
+    /// Build a snapshot (and purge the log below it) after this many entries.
+    pub snapshot_every: u64,
+}
+
+impl RaftTiming {
+    pub fn openraft_config(&self) -> openraft::Config {
+        openraft::Config {
+            cluster_name: "zya".into(),
+            heartbeat_interval: self.heartbeat_ms,
+            election_timeout_min: self.election_min_ms,
+            election_timeout_max: self.election_max_ms,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every),
+            max_in_snapshot_log_to_keep: 1000,
+            max_payload_entries: 256,
+            install_snapshot_timeout: 10_000,
+            ..Default::default()
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Incoming Raft RPCs: one tonic service for every group on the node.
+//!
+//! tonic runs each request on its own task, so a slow group (a snapshot
+//! being installed, a busy disk) never holds up another group's heartbeats.
+//! A request for a group this node does not host is refused with
+//! `GROUP_NOT_FOUND`; a group is never created because a message arrived.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tonic::{Request, Response, Status};
+use zya_proto::raft::peer_failure::Code as FailureCode;
+use zya_proto::raft::raft_peer_server::RaftPeer;
+use zya_proto::raft::raft_reply::Result as ReplyResult;
+use zya_proto::raft::{PeerFailure, RaftReply, RaftRequest};
+
+use crate::group::{Group, Registry};
+
+pub struct PeerService {
+    pub node_id: u64,
+    pub registry: Arc<Registry>,
+}
+
+fn failure(code: FailureCode, message: String) -> Response<RaftReply> {
+    Response::new(RaftReply { result: Some(ReplyResult::Failure(PeerFailure { code: code as i32, message })) })
+}
+
+fn encode_result<T: Serialize, E: Serialize>(r: Result<T, E>) -> Response<RaftReply> {
+    let result = match r {
+        Ok(v) => ReplyResult::Ok(bincode::serialize(&v).expect("serializing to a Vec cannot fail")),
+        Err(e) => ReplyResult::RaftError(bincode::serialize(&e).expect("serializing to a Vec cannot fail")),
+    };
+    Response::new(RaftReply { result: Some(result) })
+}
+
+impl PeerService {
+    fn resolve<T: DeserializeOwned>(&self, req: &RaftRequest) -> Result<(Arc<Group>, T), Response<RaftReply>> {
+        if req.target_node != self.node_id {
+            return Err(failure(
+                FailureCode::WrongNode,
+                format!("this is node {}, not {}", self.node_id, req.target_node),
+            ));
+        }
+        let Some(group) = self.registry.get(req.group_id) else {
+            return Err(failure(FailureCode::GroupNotFound, format!("group {} not hosted here", req.group_id)));
+        };
+        match bincode::deserialize(&req.payload) {
+            Ok(rpc) => Ok((group, rpc)),
+            Err(e) => Err(failure(FailureCode::BadPayload, e.to_string())),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl RaftPeer for PeerService {
+    async fn append_entries(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        let req = request.into_inner();
+        Ok(match self.resolve(&req) {
+            Ok((group, rpc)) => encode_result(group.raft.append_entries(rpc).await),
+            Err(reply) => reply,
+        })
+    }
+
+    async fn vote(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        let req = request.into_inner();
+        Ok(match self.resolve(&req) {
+            Ok((group, rpc)) => encode_result(group.raft.vote(rpc).await),
+            Err(reply) => reply,
+        })
+    }
+
+    async fn install_snapshot(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        let req = request.into_inner();
+        Ok(match self.resolve(&req) {
+            Ok((group, rpc)) => encode_result(group.raft.install_snapshot(rpc).await),
+            Err(reply) => reply,
+        })
+    }
+}

@@ -1,0 +1,112 @@
+//! Opening the node's RocksDB and the node's identity.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+
+use super::keys::{COLUMN_FAMILIES, NODE_IDENTITY_KEY};
+use super::sync::Syncer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("open RocksDB at {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rocksdb::Error,
+    },
+    #[error("RocksDB {op}")]
+    Rocks {
+        op: &'static str,
+        #[source]
+        source: rocksdb::Error,
+    },
+    #[error("corrupt {what} in storage: {reason}")]
+    Corrupt { what: &'static str, reason: String },
+    #[error("snapshot file {path}")]
+    SnapshotIo {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    pub fn rocks(op: &'static str) -> impl FnOnce(rocksdb::Error) -> Self {
+        move |source| Self::Rocks { op, source }
+    }
+}
+
+/// The node's database plus its group-commit syncer and snapshot folder.
+#[derive(Clone)]
+pub struct Store {
+    pub db: Arc<DB>,
+    pub syncer: Syncer,
+    pub snapshot_dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database under `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = data_dir.join("db");
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        opts.set_bytes_per_sync(1 << 20);
+        let cfs = COLUMN_FAMILIES.iter().map(|name| {
+            let mut cf = Options::default();
+            cf.set_write_buffer_size(32 << 20);
+            ColumnFamilyDescriptor::new(*name, cf)
+        });
+        let db = DB::open_cf_descriptors(&opts, &path, cfs)
+            .map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        let db = Arc::new(db);
+        let (syncer, _thread) = Syncer::start(db.clone());
+        let snapshot_dir = data_dir.join("snapshots");
+        std::fs::create_dir_all(&snapshot_dir)
+            .map_err(|source| StoreError::SnapshotIo { path: snapshot_dir.clone(), source })?;
+        Ok(Self { db, syncer, snapshot_dir })
+    }
+
+    pub fn cf(&self, name: &str) -> &ColumnFamily {
+        self.db.cf_handle(name).expect("column families are created when the database is opened")
+    }
+
+    /// Writes a batch and fsyncs it before returning.
+    pub fn write_synced(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts).map_err(StoreError::rocks("synced write"))
+    }
+
+    /// Writes a batch to the WAL without waiting for an fsync.
+    pub fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.db.write(batch).map_err(StoreError::rocks("write"))
+    }
+
+    /// Fsyncs everything written so far.
+    pub fn sync_wal(&self) -> Result<(), StoreError> {
+        self.db.flush_wal(true).map_err(StoreError::rocks("sync WAL"))
+    }
+
+    /// This node's id, created at random on first start and kept with the
+    /// data: a wiped data directory comes back as a new node, never under its
+    /// old identity.
+    pub fn node_id(&self) -> Result<u64, StoreError> {
+        if let Some(bytes) = self.db.get(NODE_IDENTITY_KEY).map_err(StoreError::rocks("read node id"))? {
+            let arr: [u8; 8] = bytes.as_slice().try_into().map_err(|_| StoreError::Corrupt {
+                what: "node identity",
+                reason: format!("{} bytes", bytes.len()),
+            })?;
+            return Ok(u64::from_be_bytes(arr));
+        }
+        // Ids fit in 53 bits so they survive JSON tools unchanged.
+        let id = rand::random::<u64>() >> 11 | 1;
+        let mut batch = WriteBatch::default();
+        batch.put(NODE_IDENTITY_KEY, id.to_be_bytes());
+        self.write_synced(batch)?;
+        Ok(id)
+    }
+}

@@ -1,0 +1,177 @@
+//! openraft's log storage for one group, on the node's shared RocksDB.
+//!
+//! Entries are stored as `[format version][bincode(Entry)]` under
+//! `group ‖ index`. `append` does not fsync itself: it queues openraft's
+//! callback on the node's [`Syncer`](super::sync::Syncer), which completes it
+//! after the next WAL fsync. Votes are written synced. Each group's log is
+//! written by its own Raft core only, one call at a time, so no locking is
+//! needed between appends, truncations and purges of one group.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
+use openraft::{Entry, RaftLogId, RaftLogReader, StorageError, StorageIOError, Vote};
+use rocksdb::{Direction, IteratorMode, WriteBatch};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::keys::{self, CF_LOG, CF_META, META_COMMITTED, META_PURGED, META_VOTE};
+use super::Store;
+use crate::raft::{LogId, NodeId, TypeConfig};
+
+/// Format version of stored log entries and Raft metadata.
+const LOG_FORMAT_V1: u8 = 1;
+
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![LOG_FORMAT_V1];
+    bincode::serialize_into(&mut out, value).expect("serializing to a Vec cannot fail");
+    out
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, std::io::Error> {
+    match bytes.split_first() {
+        Some((&LOG_FORMAT_V1, body)) => bincode::deserialize(body).map_err(std::io::Error::other),
+        Some((v, _)) => Err(std::io::Error::other(format!("unknown raft storage format version {v}"))),
+        None => Err(std::io::Error::other("empty raft storage value")),
+    }
+}
+
+#[derive(Clone)]
+pub struct LogStore {
+    group: u64,
+    store: Store,
+}
+
+type SResult<T> = Result<T, StorageError<NodeId>>;
+
+impl LogStore {
+    pub fn new(store: Store, group: u64) -> Self {
+        Self { group, store }
+    }
+
+    fn get_meta<T: DeserializeOwned>(&self, tag: u8) -> Result<Option<T>, std::io::Error> {
+        let cf = self.store.cf(CF_META);
+        match self.store.db.get_cf(cf, keys::meta_key(self.group, tag)).map_err(std::io::Error::other)? {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn last_log_id(&self) -> Result<Option<LogId>, std::io::Error> {
+        let cf = self.store.cf(CF_LOG);
+        let mut it = self.store.db.raw_iterator_cf(cf);
+        it.seek_for_prev(keys::log_key(self.group, u64::MAX));
+        if !it.valid() {
+            it.status().map_err(std::io::Error::other)?;
+            return Ok(None);
+        }
+        let (Some(key), Some(value)) = (it.key(), it.value()) else { return Ok(None) };
+        match keys::parse_log_key(key) {
+            Some((g, _)) if g == self.group => {
+                let entry: Entry<TypeConfig> = decode(value)?;
+                Ok(Some(*entry.get_log_id()))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> SResult<Vec<Entry<TypeConfig>>> {
+        let start = match range.start_bound() {
+            Bound::Included(s) => *s,
+            Bound::Excluded(s) => s + 1,
+            Bound::Unbounded => 0,
+        };
+        let cf = self.store.cf(CF_LOG);
+        let from = keys::log_key(self.group, start);
+        let mut out = Vec::new();
+        for item in self.store.db.iterator_cf(cf, IteratorMode::From(&from, Direction::Forward)) {
+            let (key, value) = item.map_err(|e| StorageIOError::read_logs(&e))?;
+            let Some((group, index)) = keys::parse_log_key(&key) else { break };
+            if group != self.group || !range.contains(&index) {
+                break;
+            }
+            let entry = decode(&value).map_err(|e| StorageIOError::read_logs(&e))?;
+            out.push(entry);
+        }
+        Ok(out)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> SResult<LogState<TypeConfig>> {
+        let last_purged: Option<LogId> = self.get_meta(META_PURGED).map_err(|e| StorageIOError::read_logs(&e))?;
+        let last = self.last_log_id().map_err(|e| StorageIOError::read_logs(&e))?;
+        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last.or(last_purged) })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> SResult<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.store.cf(CF_META), keys::meta_key(self.group, META_VOTE), encode(vote));
+        self.store.write_synced(batch).map_err(|e| StorageIOError::write_vote(&e))?;
+        Ok(())
+    }
+
+    async fn read_vote(&mut self) -> SResult<Option<Vote<NodeId>>> {
+        Ok(self.get_meta(META_VOTE).map_err(|e| StorageIOError::read_vote(&e))?)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> SResult<()> {
+        // Not synced: a lost committed index is only re-learned from the leader.
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.store.cf(CF_META), keys::meta_key(self.group, META_COMMITTED), encode(&committed));
+        self.store.write(batch).map_err(|e| StorageIOError::write(&e))?;
+        Ok(())
+    }
+
+    async fn read_committed(&mut self) -> SResult<Option<LogId>> {
+        let c: Option<Option<LogId>> = self.get_meta(META_COMMITTED).map_err(|e| StorageIOError::read(&e))?;
+        Ok(c.flatten())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> SResult<()>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let cf = self.store.cf(CF_LOG);
+        let mut batch = WriteBatch::default();
+        for entry in entries {
+            batch.put_cf(cf, keys::log_key(self.group, entry.get_log_id().index), encode(&entry));
+        }
+        self.store.write(batch).map_err(|e| StorageIOError::write_logs(&e))?;
+        self.store.syncer.after_sync(callback).await.map_err(|e| StorageIOError::write_logs(&e))?;
+        Ok(())
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> SResult<()> {
+        let cf = self.store.cf(CF_LOG);
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(cf, keys::log_key(self.group, log_id.index).to_vec(), keys::group_end(self.group));
+        self.store.write(batch).map_err(|e| StorageIOError::write_logs(&e))?;
+        Ok(())
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> SResult<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.store.cf(CF_META), keys::meta_key(self.group, META_PURGED), encode(&log_id));
+        batch.delete_range_cf(
+            self.store.cf(CF_LOG),
+            keys::log_key(self.group, 0),
+            keys::log_key(self.group, log_id.index.saturating_add(1)),
+        );
+        self.store.write(batch).map_err(|e| StorageIOError::write_logs(&e))?;
+        Ok(())
+    }
+}

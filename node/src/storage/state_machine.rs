@@ -1,0 +1,371 @@
+//! openraft's state machine for one partition, on the node's RocksDB.
+//!
+//! `apply` runs the pure [`Applier`](crate::partition::apply::Applier) over
+//! committed entries and writes all resulting mutations, with the new
+//! last-applied log id, membership and counters, in one atomic batch: after a
+//! crash the state machine is exactly at some applied prefix and openraft
+//! re-applies the rest from the log. The batch is not synced itself; the WAL
+//! is synced before a snapshot allows the log below it to be purged.
+//!
+//! [`PartitionReader`] is the read side for the node's services: committed
+//! records by offset, consumer positions, and a watch of the counters that
+//! wakes readers following the log.
+
+use std::path::PathBuf;
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{EntryPayload, RaftSnapshotBuilder, StorageError, StorageIOError};
+use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::db::{Store, StoreError};
+use super::keys::{self, CF_SM, SM_CONSUMER};
+use super::snapshot;
+use crate::partition::apply::{Applier, Lookup, Mutation, PartitionMeta};
+use crate::partition::{CommandResponse, ConsumerState, Record};
+use crate::raft::{LogId, NodeId, SnapshotMeta, StoredMembership, TypeConfig};
+
+const SM_FORMAT_V1: u8 = 1;
+
+/// Persistent state of the state machine besides the data.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SmMeta {
+    pub last_applied: Option<LogId>,
+    pub membership: StoredMembership,
+    pub partition: PartitionMeta,
+    /// A snapshot install began and has not finished: at start-up the
+    /// current snapshot file is installed again.
+    pub installing: bool,
+}
+
+impl SmMeta {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![SM_FORMAT_V1];
+        bincode::serialize_into(&mut out, self).expect("serializing to a Vec cannot fail");
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        match bytes.split_first() {
+            Some((&SM_FORMAT_V1, body)) => bincode::deserialize(body)
+                .map_err(|e| StoreError::Corrupt { what: "state machine meta", reason: e.to_string() }),
+            _ => Err(StoreError::Corrupt { what: "state machine meta", reason: "unknown format".into() }),
+        }
+    }
+}
+
+type SResult<T> = Result<T, StorageError<NodeId>>;
+
+/// Read access to one partition's committed data. Cheap to clone.
+#[derive(Clone)]
+pub struct PartitionReader {
+    group: u64,
+    store: Store,
+    meta: watch::Receiver<PartitionMeta>,
+}
+
+impl PartitionReader {
+    /// Counters as of the last applied batch.
+    pub fn meta(&self) -> PartitionMeta {
+        *self.meta.borrow()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A receiver that changes whenever entries are applied.
+    pub fn watch(&self) -> watch::Receiver<PartitionMeta> {
+        self.meta.clone()
+    }
+
+    /// Records in `[from, end)`, at most `max`.
+    pub fn records(&self, from: u64, end: u64, max: usize) -> Result<Vec<(u64, Record)>, StoreError> {
+        let mut out = Vec::new();
+        if from >= end {
+            return Ok(out);
+        }
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(keys::record_key(self.group, end).to_vec());
+        let start = keys::record_key(self.group, from);
+        let it = self.store.db.iterator_cf_opt(self.store.cf(CF_SM), opts, IteratorMode::From(&start, Direction::Forward));
+        for item in it {
+            let (key, value) = item.map_err(StoreError::rocks("read records"))?;
+            let Some(offset) = keys::parse_record_key(self.group, &key) else { break };
+            let record = Record::decode(&value)
+                .map_err(|e| StoreError::Corrupt { what: "record", reason: format!("offset {offset}: {e}") })?;
+            out.push((offset, record));
+            if out.len() >= max {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn consumer(&self, consumer: &str) -> Result<Option<ConsumerState>, StoreError> {
+        DbLookup { store: &self.store, group: self.group }.consumer(consumer)
+    }
+
+    /// Every consumer group's state, by name.
+    pub fn consumers(&self) -> Result<Vec<(String, ConsumerState)>, StoreError> {
+        let prefix = keys::sm_tag_prefix(self.group, SM_CONSUMER);
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(keys::sm_tag_prefix(self.group, SM_CONSUMER + 1).to_vec());
+        let it = self.store.db.iterator_cf_opt(self.store.cf(CF_SM), opts, IteratorMode::From(&prefix, Direction::Forward));
+        let mut out = Vec::new();
+        for item in it {
+            let (key, value) = item.map_err(StoreError::rocks("read consumers"))?;
+            let Some(name) = keys::tagged_suffix(self.group, SM_CONSUMER, &key) else { break };
+            let state = ConsumerState::decode(&value)
+                .map_err(|e| StoreError::Corrupt { what: "consumer state", reason: e.to_string() })?;
+            out.push((String::from_utf8_lossy(name).into_owned(), state));
+        }
+        Ok(out)
+    }
+}
+
+/// [`Lookup`] against the database.
+struct DbLookup<'a> {
+    store: &'a Store,
+    group: u64,
+}
+
+impl Lookup for DbLookup<'_> {
+    type Error = StoreError;
+
+    fn offset_of(&self, message_id: &str) -> Result<Option<u64>, StoreError> {
+        let v = self
+            .store
+            .db
+            .get_pinned_cf(self.store.cf(CF_SM), keys::index_key(self.group, message_id))
+            .map_err(StoreError::rocks("read index"))?;
+        match v {
+            Some(b) => {
+                let arr: [u8; 8] = b.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                    what: "message id index",
+                    reason: format!("{} bytes", b.len()),
+                })?;
+                Ok(Some(u64::from_be_bytes(arr)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn consumer(&self, consumer: &str) -> Result<Option<ConsumerState>, StoreError> {
+        let v = self
+            .store
+            .db
+            .get_pinned_cf(self.store.cf(CF_SM), keys::consumer_key(self.group, consumer))
+            .map_err(StoreError::rocks("read consumer"))?;
+        v.map(|b| {
+            ConsumerState::decode(&b).map_err(|e| StoreError::Corrupt { what: "consumer state", reason: e.to_string() })
+        })
+        .transpose()
+    }
+
+    fn records_in(&self, from: u64, to: u64) -> Result<Vec<(String, u64)>, StoreError> {
+        let reader = PartitionReader { group: self.group, store: self.store.clone(), meta: watch::channel(PartitionMeta::default()).1 };
+        Ok(reader
+            .records(from, to, usize::MAX)?
+            .into_iter()
+            .map(|(_, r)| {
+                let size = r.stored_size();
+                (r.message_id, size)
+            })
+            .collect())
+    }
+}
+
+pub struct StateMachineStore {
+    group: u64,
+    store: Store,
+    state: SmMeta,
+    meta_tx: watch::Sender<PartitionMeta>,
+}
+
+impl StateMachineStore {
+    /// Opens the group's state machine, finishing an interrupted snapshot
+    /// install first.
+    pub fn open(store: Store, group: u64) -> Result<(Self, PartitionReader), StoreError> {
+        let mut state = match store.db.get_cf(store.cf(CF_SM), keys::sm_meta_key(group)).map_err(StoreError::rocks("read sm meta"))? {
+            Some(bytes) => SmMeta::decode(&bytes)?,
+            None => SmMeta::default(),
+        };
+        if state.installing {
+            tracing::warn!(group, "finishing an interrupted snapshot install");
+            snapshot::load(&store, group, &snapshot::current_path(&store, group))?;
+            store.sync_wal()?;
+            let bytes = store.db.get_cf(store.cf(CF_SM), keys::sm_meta_key(group)).map_err(StoreError::rocks("read sm meta"))?;
+            state = bytes.map(|b| SmMeta::decode(&b)).transpose()?.unwrap_or_default();
+        }
+        let (meta_tx, meta_rx) = watch::channel(state.partition);
+        let reader = PartitionReader { group, store: store.clone(), meta: meta_rx };
+        Ok((Self { group, store, state, meta_tx }, reader))
+    }
+
+    fn new_snapshot_id(&self) -> String {
+        let applied = self.state.last_applied.map(|l| format!("{}-{}", l.leader_id.term, l.index)).unwrap_or_default();
+        format!("{applied}-{:08x}", rand::random::<u32>())
+    }
+}
+
+/// Builds snapshots on a task of openraft's while entries keep applying.
+pub struct SnapshotBuilder {
+    group: u64,
+    store: Store,
+    snapshot_id: String,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> SResult<Snapshot<TypeConfig>> {
+        let (store, group, id) = (self.store.clone(), self.group, self.snapshot_id.clone());
+        let built = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+            // Applied state must be durable before the log below it is purged.
+            store.sync_wal()?;
+            let meta = snapshot::build(&store, group, id)?;
+            Ok((meta, snapshot::current_path(&store, group)))
+        })
+        .await
+        .map_err(|e| StorageIOError::write_snapshot(None, &e))?
+        .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        let (Some(meta), path) = built else {
+            return Err(StorageIOError::write_snapshot(None, &StoreError::Corrupt {
+                what: "snapshot",
+                reason: "nothing applied yet".into(),
+            })
+            .into());
+        };
+        let file = tokio::fs::File::open(&path).await.map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        Ok(Snapshot { meta, snapshot: Box::new(file) })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> SResult<(Option<LogId>, StoredMembership)> {
+        Ok((self.state.last_applied, self.state.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> SResult<Vec<CommandResponse>>
+    where
+        I: IntoIterator<Item = openraft::Entry<TypeConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let lookup = DbLookup { store: &self.store, group: self.group };
+        let mut applier = Applier::new(&lookup, self.state.partition);
+        let mut responses = Vec::new();
+        let mut last_applied = self.state.last_applied;
+        let mut membership = None;
+        for entry in entries {
+            last_applied = Some(entry.log_id);
+            let response = match &entry.payload {
+                EntryPayload::Blank => CommandResponse::None,
+                EntryPayload::Normal(cmd) => applier.apply(cmd).map_err(|e| StorageIOError::apply(entry.log_id, &e))?,
+                EntryPayload::Membership(m) => {
+                    membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
+                    CommandResponse::None
+                }
+            };
+            responses.push(response);
+        }
+        let (mutations, partition) = applier.finish();
+        let mut new_state = self.state.clone();
+        new_state.last_applied = last_applied;
+        new_state.partition = partition;
+        if let Some(m) = membership {
+            new_state.membership = m;
+        }
+        let cf = self.store.cf(CF_SM);
+        let g = self.group;
+        let mut batch = WriteBatch::default();
+        for m in mutations {
+            match m {
+                Mutation::PutRecord { offset, record } => batch.put_cf(cf, keys::record_key(g, offset), record.encode()),
+                Mutation::PutIndex { message_id, offset } => {
+                    batch.put_cf(cf, keys::index_key(g, &message_id), offset.to_be_bytes())
+                }
+                Mutation::DeleteIndex { message_id } => batch.delete_cf(cf, keys::index_key(g, &message_id)),
+                Mutation::DeleteRecords { from, to } => {
+                    batch.delete_range_cf(cf, keys::record_key(g, from), keys::record_key(g, to))
+                }
+                Mutation::PutConsumer { consumer, state } => {
+                    batch.put_cf(cf, keys::consumer_key(g, &consumer), state.encode())
+                }
+            }
+        }
+        batch.put_cf(cf, keys::sm_meta_key(g), new_state.encode());
+        self.store.write(batch).map_err(|e| StorageIOError::write_state_machine(&e))?;
+        self.state = new_state;
+        self.meta_tx.send_replace(partition);
+        Ok(responses)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder { group: self.group, store: self.store.clone(), snapshot_id: self.new_snapshot_id() }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> SResult<Box<tokio::fs::File>> {
+        let dir = snapshot::group_dir(&self.store, self.group);
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        let path = incoming_path(dir);
+        let file = tokio::fs::File::create(&path).await.map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        Ok(Box::new(file))
+    }
+
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Box<tokio::fs::File>) -> SResult<()> {
+        let sig = Some(meta.signature());
+        if meta.last_log_id <= self.state.last_applied {
+            tracing::info!(group = self.group, snapshot = %meta.snapshot_id, "snapshot not newer than applied state; ignored");
+            return Ok(());
+        }
+        let mut file = *snapshot;
+        use tokio::io::AsyncWriteExt;
+        file.flush().await.map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
+        file.sync_all().await.map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
+        drop(file);
+        let incoming = incoming_path(snapshot::group_dir(&self.store, self.group));
+        let (store, group) = (self.store.clone(), self.group);
+        let mut marker = self.state.clone();
+        marker.installing = true;
+        let installed = tokio::task::spawn_blocking(move || -> Result<SmMeta, StoreError> {
+            snapshot::publish(&store, group, &incoming)?;
+            let mut batch = WriteBatch::default();
+            batch.put_cf(store.cf(CF_SM), keys::sm_meta_key(group), marker.encode());
+            store.write_synced(batch)?;
+            snapshot::load(&store, group, &snapshot::current_path(&store, group))?;
+            store.sync_wal()?;
+            let bytes = store.db.get_cf(store.cf(CF_SM), keys::sm_meta_key(group)).map_err(StoreError::rocks("read sm meta"))?;
+            let state = bytes.map(|b| SmMeta::decode(&b)).transpose()?.unwrap_or_default();
+            Ok(state)
+        })
+        .await
+        .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?
+        .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
+        tracing::info!(group = self.group, snapshot = %meta.snapshot_id, next_offset = installed.partition.next_offset, "installed snapshot");
+        self.state = installed;
+        self.meta_tx.send_replace(self.state.partition);
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> SResult<Option<Snapshot<TypeConfig>>> {
+        let path = snapshot::current_path(&self.store, self.group);
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(None);
+        }
+        let p = path.clone();
+        let meta = tokio::task::spawn_blocking(move || snapshot::read_meta(&p).map(|(m, _)| m))
+            .await
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        let file = tokio::fs::File::open(&path).await.map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        Ok(Some(Snapshot { meta, snapshot: Box::new(file) }))
+    }
+}
+
+/// The one file a group receives a snapshot into; openraft receives one
+/// snapshot per group at a time.
+fn incoming_path(dir: PathBuf) -> PathBuf {
+    dir.join("incoming.snap")
+}
