@@ -10,6 +10,9 @@ use crate::partition::{NewMessage, Record};
 pub const MAX_MESSAGE_ID_LEN: usize = 256;
 
 pub fn descriptor(group_id: u64, config: Option<pb::PartitionConfig>) -> Result<GroupDescriptor, NodeError> {
+    if group_id > crate::storage::keys::MAX_GROUP_ID {
+        return Err(NodeError::bad_request("group id u64::MAX is reserved"));
+    }
     let c = config.ok_or_else(|| NodeError::bad_request("missing config"))?;
     if c.topic.is_empty() {
         return Err(NodeError::bad_request("empty topic name"));

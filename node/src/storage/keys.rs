@@ -26,12 +26,14 @@ pub fn group_prefix(group: u64) -> [u8; 8] {
     group.to_be_bytes()
 }
 
+/// Largest group id: `u64::MAX` is reserved so every group's key range has
+/// an exclusive end that is itself a group prefix.
+pub const MAX_GROUP_ID: u64 = u64::MAX - 1;
+
 /// The first key after every key of `group` (exclusive end of its range).
 pub fn group_end(group: u64) -> Vec<u8> {
-    match group.checked_add(1) {
-        Some(next) => next.to_be_bytes().to_vec(),
-        None => vec![0xff; 9],
-    }
+    debug_assert!(group <= MAX_GROUP_ID, "group ids are validated at creation");
+    group.saturating_add(1).to_be_bytes().to_vec()
 }
 
 pub fn log_key(group: u64, index: u64) -> [u8; 16] {
@@ -131,7 +133,7 @@ mod tests {
             assert!(k < end);
         }
         assert!(log_key(6, 0).as_slice() >= end.as_slice());
-        assert!(group_end(u64::MAX) > log_key(u64::MAX, u64::MAX).to_vec());
+        assert!(group_end(MAX_GROUP_ID) > log_key(MAX_GROUP_ID, u64::MAX).to_vec());
     }
 
     #[test]
