@@ -33,6 +33,9 @@ struct Args {
     /// Raft entries between snapshots (the log below a snapshot is purged).
     #[arg(long, env = "ZYA_SNAPSHOT_EVERY", default_value_t = 20_000)]
     snapshot_every: u64,
+    /// Raft entries kept below the last snapshot for lagging followers.
+    #[arg(long, env = "ZYA_LOG_KEEP", default_value_t = 1000)]
+    log_keep: u64,
     /// Default deadline of an append or commit.
     #[arg(long, env = "ZYA_WRITE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     write_timeout: Duration,
@@ -62,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
         election_timeout_min: args.election_timeout_min,
         election_timeout_max: args.election_timeout_max,
         snapshot_every: args.snapshot_every,
+        log_keep: args.log_keep,
         write_timeout: args.write_timeout,
         retention_interval: args.retention_interval,
         fault_ack_before_replication: args.test_fault_ack_before_replication,

@@ -46,6 +46,9 @@ pub struct RaftTiming {
     pub election_max_ms: u64,
     /// Build a snapshot (and purge the log below it) after this many entries.
     pub snapshot_every: u64,
+    /// Entries kept in the log below the last snapshot, so a briefly lagging
+    /// follower catches up from the log instead of a whole snapshot.
+    pub log_keep: u64,
 }
 
 impl RaftTiming {
@@ -56,7 +59,7 @@ impl RaftTiming {
             election_timeout_min: self.election_min_ms,
             election_timeout_max: self.election_max_ms,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every),
-            max_in_snapshot_log_to_keep: 1000,
+            max_in_snapshot_log_to_keep: self.log_keep,
             max_payload_entries: 256,
             install_snapshot_timeout: 10_000,
             ..Default::default()

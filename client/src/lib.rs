@@ -1,0 +1,18 @@
+//! Client of Zya's storage nodes, shared by the gateway, the allocator, the
+//! CLI and the tests.
+//!
+//! A [`PartitionClient`] talks to the replicas of one partition. Writes go to
+//! the leader; when a replica answers `NOT_LEADER` the client follows the
+//! leader it names, and when a node is unreachable or has no leader it tries
+//! the others with a short backoff, all within the caller's deadline. Only
+//! when the deadline passes does the caller see `Unavailable` (no quorum) or
+//! `Timeout` (a write was sent and its outcome is unknown).
+
+mod error;
+mod partition;
+mod pool;
+
+pub use error::ClientError;
+pub use partition::PartitionClient;
+pub use pool::Channels;
+pub use zya_proto::node as pb;

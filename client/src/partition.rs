@@ -1,0 +1,224 @@
+//! Calls to the replicas of one partition, following its leader.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tonic::transport::Channel;
+use zya_proto::node as pb;
+use zya_proto::node::partition_client::PartitionClient as Stub;
+
+use crate::error::{classify, ClientError, Next};
+use crate::Channels;
+
+/// Pause before trying the next replica when no leader is known (an
+/// election is usually under way); doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(25);
+const MAX_BACKOFF: Duration = Duration::from_millis(400);
+
+pub struct PartitionClient {
+    pub group: u64,
+    replicas: Mutex<Vec<String>>,
+    leader: Mutex<Option<String>>,
+    channels: Channels,
+}
+
+impl PartitionClient {
+    pub fn new(channels: Channels, group: u64, replicas: Vec<String>) -> Self {
+        Self { group, replicas: Mutex::new(replicas), leader: Mutex::new(None), channels }
+    }
+
+    pub fn set_replicas(&self, replicas: Vec<String>) {
+        *self.replicas.lock().expect("lock is never poisoned") = replicas;
+    }
+
+    pub fn replicas(&self) -> Vec<String> {
+        self.replicas.lock().expect("lock is never poisoned").clone()
+    }
+
+    /// The leader as last learned, if any.
+    pub fn known_leader(&self) -> Option<String> {
+        self.leader.lock().expect("lock is never poisoned").clone()
+    }
+
+    /// Runs `call` against the leader, following leader hints and retrying
+    /// other replicas until it succeeds, fails definitely, or `deadline`
+    /// passes.
+    pub async fn on_leader<T, F, Fut>(&self, deadline: Duration, call: F) -> Result<T, ClientError>
+    where
+        F: Fn(Stub<Channel>) -> Fut,
+        Fut: Future<Output = Result<T, tonic::Status>>,
+    {
+        let until = Instant::now() + deadline;
+        let mut backoff = FIRST_BACKOFF;
+        let mut next_replica = 0usize;
+        let mut unknown = false;
+        let mut last = String::from("no replica tried");
+        loop {
+            let target = match self.known_leader() {
+                Some(l) => l,
+                None => {
+                    let replicas = self.replicas();
+                    if replicas.is_empty() {
+                        return Err(ClientError::Unavailable { last: "no replicas known".into() });
+                    }
+                    next_replica = (next_replica + 1) % replicas.len();
+                    replicas[next_replica].clone()
+                }
+            };
+            let remaining = until.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(if unknown { ClientError::Timeout { last } } else { ClientError::Unavailable { last } });
+            }
+            let stub = self.channels.stub(&target)?;
+            match tokio::time::timeout(remaining, call(stub)).await {
+                Ok(Ok(v)) => {
+                    *self.leader.lock().expect("lock is never poisoned") = Some(target);
+                    return Ok(v);
+                }
+                Ok(Err(status)) => match classify(&status) {
+                    Next::Leader(Some(addr)) if addr != target => {
+                        *self.leader.lock().expect("lock is never poisoned") = Some(addr);
+                        last = format!("{target} is not the leader");
+                        continue;
+                    }
+                    Next::Leader(_) => {
+                        self.forget_leader();
+                        last = format!("{target}: no leader known");
+                    }
+                    Next::Retry(why) => {
+                        self.forget_leader();
+                        last = format!("{target}: {why}");
+                    }
+                    Next::RetryUnknown(why) => {
+                        self.forget_leader();
+                        unknown = true;
+                        last = format!("{target}: {why}");
+                    }
+                    Next::Fail(e) => return Err(e),
+                },
+                Err(_) => {
+                    unknown = true;
+                    last = format!("{target}: no answer within the deadline");
+                    continue;
+                }
+            }
+            let pause = backoff.min(until.saturating_duration_since(Instant::now()));
+            tokio::time::sleep(pause).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    fn forget_leader(&self) {
+        *self.leader.lock().expect("lock is never poisoned") = None;
+    }
+
+    /// Appends messages; Ok only once they are committed by a majority.
+    pub async fn append(
+        &self,
+        messages: Vec<pb::NewMessage>,
+        deadline: Duration,
+    ) -> Result<Vec<pb::AppendResult>, ClientError> {
+        let group = self.group;
+        let timeout_ms = deadline.as_millis().min(u32::MAX as u128) as u32;
+        self.on_leader(deadline, |mut stub| {
+            let req = pb::AppendRequest { group_id: group, messages: messages.clone(), timeout_ms };
+            async move { stub.append(req).await.map(|r| r.into_inner().results) }
+        })
+        .await
+    }
+
+    /// Commits a consumer position; returns the committed offset.
+    pub async fn commit(
+        &self,
+        consumer: &str,
+        position: pb::commit_offset_request::Position,
+        deadline: Duration,
+    ) -> Result<u64, ClientError> {
+        let group = self.group;
+        let timeout_ms = deadline.as_millis().min(u32::MAX as u128) as u32;
+        self.on_leader(deadline, |mut stub| {
+            let req = pb::CommitOffsetRequest {
+                group_id: group,
+                consumer: consumer.to_string(),
+                position: Some(position),
+                timeout_ms,
+            };
+            async move { stub.commit_offset(req).await.map(|r| r.into_inner().committed_offset) }
+        })
+        .await
+    }
+
+    /// Offsets and consumer positions, from the leader.
+    pub async fn offsets(&self, consumer: &str, deadline: Duration) -> Result<pb::GetOffsetsReply, ClientError> {
+        let group = self.group;
+        self.on_leader(deadline, |mut stub| {
+            let req = pb::GetOffsetsRequest { group_id: group, consumer: consumer.to_string(), allow_follower: false };
+            async move { stub.get_offsets(req).await.map(|r| r.into_inner()) }
+        })
+        .await
+    }
+
+    /// Opens a read stream on the leader.
+    pub async fn read(
+        &self,
+        req: pb::ReadRequest,
+        deadline: Duration,
+    ) -> Result<tonic::Streaming<pb::ReadReply>, ClientError> {
+        self.on_leader(deadline, |mut stub| {
+            let req = pb::ReadRequest { group_id: self.group, allow_follower: false, ..req };
+            async move { stub.read(req).await.map(|r| r.into_inner()) }
+        })
+        .await
+    }
+
+    /// Reads `[from, end)` from one given replica (leader or not).
+    pub async fn read_replica(&self, addr: &str, from: u64, end: Option<u64>) -> Result<Vec<pb::StoredMessage>, ClientError> {
+        let mut stub = self.channels.stub(addr)?;
+        let req = pb::ReadRequest {
+            group_id: self.group,
+            from_offset: from,
+            end_offset: end,
+            max_batch: 0,
+            follow: false,
+            allow_follower: true,
+        };
+        let to_err = |s: tonic::Status| ClientError::Unavailable { last: format!("{addr}: {s}") };
+        let mut stream = stub.read(req).await.map_err(to_err)?.into_inner();
+        let mut out = Vec::new();
+        while let Some(batch) = stream.message().await.map_err(to_err)? {
+            out.extend(batch.messages);
+        }
+        Ok(out)
+    }
+
+    /// Status of the group as one replica sees it.
+    pub async fn status(&self, addr: &str) -> Result<pb::StatusReply, ClientError> {
+        let mut stub = self.channels.stub(addr)?;
+        stub.status(pb::StatusRequest { group_id: self.group })
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| ClientError::Unavailable { last: format!("{addr}: {s}") })
+    }
+
+    /// Adds a replica (learner, caught up, then voter), through the leader.
+    pub async fn add_replica(&self, node_id: u64, addr: &str, deadline: Duration) -> Result<Vec<pb::Replica>, ClientError> {
+        let group = self.group;
+        self.on_leader(deadline, |mut stub| {
+            let req = pb::AddReplicaRequest { group_id: group, replica: Some(pb::Replica { node_id, addr: addr.to_string() }) };
+            async move { stub.add_replica(req).await.map(|r| r.into_inner().voters) }
+        })
+        .await
+    }
+
+    /// Removes a replica from the voters, through the leader.
+    pub async fn remove_replica(&self, node_id: u64, deadline: Duration) -> Result<Vec<pb::Replica>, ClientError> {
+        let group = self.group;
+        self.on_leader(deadline, |mut stub| {
+            let req = pb::RemoveReplicaRequest { group_id: group, node_id };
+            async move { stub.remove_replica(req).await.map(|r| r.into_inner().voters) }
+        })
+        .await
+    }
+}

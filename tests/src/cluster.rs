@@ -1,0 +1,305 @@
+//! A cluster of real `zya-node` processes for tests and benchmarks.
+//!
+//! Each node gets a fixed loopback port (its address is part of the Raft
+//! membership, so it survives restarts) and a data directory in a temporary
+//! folder. Logs go to `<folder>/node-<i>.log`, kept when a test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use zya_client::{pb, Channels, PartitionClient};
+
+/// Options every node of the cluster starts with.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    pub heartbeat: &'static str,
+    pub election_min: &'static str,
+    pub election_max: &'static str,
+    pub snapshot_every: u64,
+    pub log_keep: u64,
+    pub retention_interval: &'static str,
+    pub fault_ack_before_replication: bool,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        Self {
+            heartbeat: "100ms",
+            election_min: "500ms",
+            election_max: "1000ms",
+            snapshot_every: 20_000,
+            log_keep: 1000,
+            retention_interval: "30s",
+            fault_ack_before_replication: false,
+        }
+    }
+}
+
+pub struct NodeProc {
+    pub addr: String,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    /// The node id announced by the running process (changes after a wipe).
+    pub node_id: u64,
+    child: Option<Child>,
+    paused: bool,
+}
+
+pub struct Cluster {
+    pub nodes: Vec<NodeProc>,
+    pub channels: Channels,
+    options: NodeOptions,
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+/// The folder holding the project's binaries: `ZYA_BIN_DIR`, or the cargo
+/// target folder the running test or tool was built into.
+pub fn bin_dir() -> anyhow::Result<PathBuf> {
+    if let Ok(dir) = std::env::var("ZYA_BIN_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let exe = std::env::current_exe().context("find the running executable")?;
+    let mut dir = exe.parent().context("executable has a folder")?.to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    Ok(dir)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("bind a free port")?;
+    Ok(l.local_addr()?.port())
+}
+
+impl Cluster {
+    /// Starts `n` nodes and waits until each serves.
+    pub async fn start(n: usize, options: NodeOptions) -> anyhow::Result<Self> {
+        let bin = bin_dir()?.join("zya-node");
+        if !bin.exists() {
+            bail!("{} not found: build the binaries first (cargo build --bins)", bin.display());
+        }
+        let dir = tempfile::Builder::new().prefix("zya-cluster-").tempdir().context("create cluster folder")?;
+        let mut cluster = Self { nodes: Vec::new(), channels: Channels::default(), options, bin, dir };
+        for i in 0..n {
+            let port = free_port()?;
+            cluster.nodes.push(NodeProc {
+                addr: format!("127.0.0.1:{port}"),
+                data_dir: cluster.dir.path().join(format!("node-{i}")),
+                log: cluster.dir.path().join(format!("node-{i}.log")),
+                node_id: 0,
+                child: None,
+                paused: false,
+            });
+        }
+        for i in 0..n {
+            cluster.spawn(i).await?;
+        }
+        Ok(cluster)
+    }
+
+    pub fn folder(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Keeps the cluster folder (logs, data) after the test, and says where.
+    pub fn keep(self) -> PathBuf {
+        let path = self.dir.keep();
+        eprintln!("cluster folder kept at {}", path.display());
+        path
+    }
+
+    async fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
+        let o = self.options.clone();
+        let node = &mut self.nodes[i];
+        std::fs::create_dir_all(&node.data_dir)?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&node.log)?;
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--data-dir")
+            .arg(&node.data_dir)
+            .args(["--listen", &node.addr])
+            .args(["--heartbeat", o.heartbeat])
+            .args(["--election-timeout-min", o.election_min])
+            .args(["--election-timeout-max", o.election_max])
+            .args(["--snapshot-every", &o.snapshot_every.to_string()])
+            .args(["--log-keep", &o.log_keep.to_string()])
+            .args(["--retention-interval", o.retention_interval])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true);
+        if o.fault_ack_before_replication {
+            cmd.arg("--test-fault-ack-before-replication");
+        }
+        let mut child = cmd.spawn().with_context(|| format!("start {}", self.bin.display()))?;
+        let stdout = child.stdout.take().context("node stdout is piped")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(rest) = line.strip_prefix("zya-node ready node_id=") {
+                    let id = rest.split_whitespace().next().unwrap_or_default();
+                    return Ok::<u64, anyhow::Error>(id.parse()?);
+                }
+            }
+            bail!("node {i} exited before it was ready; see {}", node.log.display())
+        })
+        .await
+        .with_context(|| format!("node {i} not ready within 30 s; see {}", node.log.display()))??;
+        // Keep draining stdout so the node never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        node.node_id = ready;
+        node.child = Some(child);
+        node.paused = false;
+        Ok(())
+    }
+
+    /// SIGKILL: the process dies at once, without flushing anything.
+    pub async fn kill(&mut self, i: usize) -> anyhow::Result<()> {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            if self.nodes[i].paused {
+                self.signal(&child, nix::sys::signal::Signal::SIGCONT)?;
+            }
+            child.start_kill().context("SIGKILL node")?;
+            child.wait().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn restart(&mut self, i: usize) -> anyhow::Result<()> {
+        self.kill(i).await?;
+        self.spawn(i).await
+    }
+
+    /// Deletes the node's data directory (it must be down).
+    pub fn wipe(&mut self, i: usize) -> anyhow::Result<()> {
+        if self.nodes[i].child.is_some() {
+            bail!("wipe node {i} while it runs");
+        }
+        std::fs::remove_dir_all(&self.nodes[i].data_dir).context("wipe data dir")?;
+        Ok(())
+    }
+
+    pub fn is_up(&self, i: usize) -> bool {
+        self.nodes[i].child.is_some()
+    }
+
+    fn signal(&self, child: &Child, sig: nix::sys::signal::Signal) -> anyhow::Result<()> {
+        let pid = child.id().context("child has a pid")?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).context("signal node")?;
+        Ok(())
+    }
+
+    /// SIGSTOP: the process freezes, sockets stay open.
+    pub fn pause(&mut self, i: usize) -> anyhow::Result<()> {
+        let child = self.nodes[i].child.as_ref().context("node is down")?;
+        self.signal(child, nix::sys::signal::Signal::SIGSTOP)?;
+        self.nodes[i].paused = true;
+        Ok(())
+    }
+
+    pub fn resume(&mut self, i: usize) -> anyhow::Result<()> {
+        let child = self.nodes[i].child.as_ref().context("node is down")?;
+        self.signal(child, nix::sys::signal::Signal::SIGCONT)?;
+        self.nodes[i].paused = false;
+        Ok(())
+    }
+
+    /// The node's log so far (stderr of every run of it).
+    pub fn log_text(&self, i: usize) -> String {
+        std::fs::read_to_string(&self.nodes[i].log).unwrap_or_default()
+    }
+
+    pub fn addr(&self, i: usize) -> &str {
+        &self.nodes[i].addr
+    }
+
+    pub fn index_of_addr(&self, addr: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.addr == addr)
+    }
+
+    /// Creates a group on the given nodes (the first bootstraps it) and
+    /// returns a client for it once it has a leader.
+    pub async fn create_group(
+        &self,
+        group_id: u64,
+        on: &[usize],
+        config: pb::PartitionConfig,
+    ) -> anyhow::Result<PartitionClient> {
+        let members: Vec<pb::Replica> =
+            on.iter().map(|&i| pb::Replica { node_id: self.nodes[i].node_id, addr: self.nodes[i].addr.clone() }).collect();
+        for (k, &i) in on.iter().enumerate() {
+            let mut stub = self.channels.stub(self.addr(i))?;
+            stub.create_replica(pb::CreateReplicaRequest {
+                group_id,
+                config: Some(config.clone()),
+                members: members.clone(),
+                bootstrap: k == 0,
+            })
+            .await
+            .with_context(|| format!("create replica of group {group_id} on node {i}"))?;
+        }
+        let client = self.client(group_id, on);
+        self.wait_leader(&client, Duration::from_secs(20)).await?;
+        Ok(client)
+    }
+
+    pub fn client(&self, group_id: u64, on: &[usize]) -> PartitionClient {
+        PartitionClient::new(self.channels.clone(), group_id, on.iter().map(|&i| self.nodes[i].addr.clone()).collect())
+    }
+
+    /// Waits until some replica reports a leader; returns the leader's index.
+    pub async fn wait_leader(&self, client: &PartitionClient, within: Duration) -> anyhow::Result<usize> {
+        let until = tokio::time::Instant::now() + within;
+        loop {
+            for addr in client.replicas() {
+                let Some(i) = self.index_of_addr(&addr) else { continue };
+                if !self.is_up(i) || self.nodes[i].paused {
+                    continue;
+                }
+                if let Ok(s) = client.status(&addr).await {
+                    if let Some(l) = s.leader_id {
+                        if let Some(li) = self.nodes.iter().position(|n| n.node_id == l) {
+                            if self.is_up(li) && !self.nodes[li].paused && s.leader_id == Some(self.nodes[li].node_id) {
+                                if let Ok(ls) = client.status(self.addr(li)).await {
+                                    if ls.leader_id == Some(l) && ls.role == "Leader" {
+                                        return Ok(li);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if tokio::time::Instant::now() > until {
+                bail!("group {} has no leader after {within:?}", client.group);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until every running replica of the group has applied the same
+    /// log end, and returns it.
+    pub async fn wait_converged(&self, client: &PartitionClient, within: Duration) -> anyhow::Result<u64> {
+        let until = tokio::time::Instant::now() + within;
+        loop {
+            let mut ends = Vec::new();
+            for addr in client.replicas() {
+                let up = self.index_of_addr(&addr).is_some_and(|i| self.is_up(i));
+                if up {
+                    ends.push(client.status(&addr).await.map(|s| (s.next_offset, s.last_applied_index)).ok());
+                }
+            }
+            let first = ends.first().cloned().flatten();
+            if first.is_some() && ends.iter().all(|e| *e == first) {
+                return Ok(first.map(|f| f.0).unwrap_or_default());
+            }
+            if tokio::time::Instant::now() > until {
+                bail!("replicas of group {} did not converge: {ends:?}", client.group);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
