@@ -1,15 +1,10 @@
-//! Test harness for Zya: real `zya-node` processes on loopback, each with its
-//! own RocksDB, that tests kill (SIGKILL), pause (SIGSTOP), restart and wipe;
-//! plus the history checker (`zya_checker`) every fault test reports through.
-//!
-//! The binaries are the ones cargo built next to the test executable (or in
-//! `ZYA_BIN_DIR`). A missing binary fails the test loudly rather than
-//! skipping it.
+//! Shared pieces of Zya's integration tests: workloads that record every
+//! outcome for the history checker (`zya_checker`), on top of the process
+//! cluster of `zya_harness`.
 
-pub mod cluster;
 pub mod workload;
 
-pub use cluster::{Cluster, NodeOptions};
+pub use zya_harness::{Cluster, NodeOptions};
 pub use zya_checker as checker;
 
 /// Logs `--- phase` lines so a failing test's output shows where it was.

@@ -1,4 +1,4 @@
-//! A cluster of real `zya-node` processes for tests and benchmarks.
+//! A cluster of real `zya-node` processes.
 //!
 //! Each node gets a fixed loopback port (its address is part of the Raft
 //! membership, so it survives restarts) and a data directory in a temporary
@@ -54,7 +54,24 @@ pub struct Cluster {
     pub channels: Channels,
     options: NodeOptions,
     bin: PathBuf,
-    dir: tempfile::TempDir,
+    dir: Folder,
+}
+
+/// Where the cluster keeps its data and logs.
+enum Folder {
+    /// Deleted when the cluster is dropped (tests, benchmarks).
+    Temp(tempfile::TempDir),
+    /// Kept (the development cluster).
+    Fixed(PathBuf),
+}
+
+impl Folder {
+    fn path(&self) -> &Path {
+        match self {
+            Folder::Temp(t) => t.path(),
+            Folder::Fixed(p) => p,
+        }
+    }
 }
 
 /// The folder holding the project's binaries: `ZYA_BIN_DIR`, or the cargo
@@ -77,16 +94,29 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 impl Cluster {
-    /// Starts `n` nodes and waits until each serves.
+    /// Starts `n` nodes on free ports in a temporary folder and waits until
+    /// each serves.
     pub async fn start(n: usize, options: NodeOptions) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("zya-cluster-").tempdir().context("create cluster folder")?;
+        let ports = (0..n).map(|_| free_port()).collect::<anyhow::Result<Vec<_>>>()?;
+        Self::start_with(Folder::Temp(dir), ports, options).await
+    }
+
+    /// Starts nodes on the given ports with data kept in `folder` (reused
+    /// by the next start with the same folder and ports).
+    pub async fn start_in(folder: PathBuf, ports: Vec<u16>, options: NodeOptions) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&folder).with_context(|| format!("create {}", folder.display()))?;
+        Self::start_with(Folder::Fixed(folder), ports, options).await
+    }
+
+    async fn start_with(dir: Folder, ports: Vec<u16>, options: NodeOptions) -> anyhow::Result<Self> {
         let bin = bin_dir()?.join("zya-node");
         if !bin.exists() {
             bail!("{} not found: build the binaries first (cargo build --bins)", bin.display());
         }
-        let dir = tempfile::Builder::new().prefix("zya-cluster-").tempdir().context("create cluster folder")?;
+        let n = ports.len();
         let mut cluster = Self { nodes: Vec::new(), channels: Channels::default(), options, bin, dir };
-        for i in 0..n {
-            let port = free_port()?;
+        for (i, port) in ports.into_iter().enumerate() {
             cluster.nodes.push(NodeProc {
                 addr: format!("127.0.0.1:{port}"),
                 data_dir: cluster.dir.path().join(format!("node-{i}")),
@@ -106,12 +136,6 @@ impl Cluster {
         self.dir.path()
     }
 
-    /// Keeps the cluster folder (logs, data) after the test, and says where.
-    pub fn keep(self) -> PathBuf {
-        let path = self.dir.keep();
-        eprintln!("cluster folder kept at {}", path.display());
-        path
-    }
 
     async fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
         let o = self.options.clone();
@@ -180,6 +204,11 @@ impl Cluster {
         }
         std::fs::remove_dir_all(&self.nodes[i].data_dir).context("wipe data dir")?;
         Ok(())
+    }
+
+    /// Process id of a running node.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.nodes[i].child.as_ref().and_then(|c| c.id())
     }
 
     pub fn is_up(&self, i: usize) -> bool {

@@ -1,0 +1,10 @@
+//! Real `zya-node` processes on loopback, each with its own RocksDB, that
+//! callers start, kill (SIGKILL), pause (SIGSTOP), restart and wipe. Used by
+//! the integration and chaos tests, by `zya bench`, and by `zya dev up`.
+//!
+//! The binaries are the ones cargo built next to the running executable (or
+//! in `ZYA_BIN_DIR`). A missing binary is an error, never a skip.
+
+pub mod cluster;
+
+pub use cluster::{bin_dir, Cluster, NodeOptions};
