@@ -97,13 +97,7 @@ pub enum Anomaly {
     },
     /// A publish that definitely failed (and was never retried with another
     /// outcome) is visible.
-    FailedVisible {
-        topic: String,
-        message_id: String,
-        failed_at_ms: u64,
-        reason: String,
-        seen_at: Placement,
-    },
+    FailedVisible { topic: String, message_id: String, failed_at_ms: u64, reason: String, seen_at: Placement },
     /// A subscription was given an offset at or below one it already had,
     /// without the redelivery flag.
     NonMonotonic {
@@ -149,14 +143,7 @@ pub enum Anomaly {
         at_ms: u64,
     },
     /// An existing offset the group should have consumed was never delivered.
-    LostDelivery {
-        group: String,
-        topic: String,
-        partition: u32,
-        offset: u64,
-        drained_end: u64,
-        drained_at_ms: u64,
-    },
+    LostDelivery { group: String, topic: String, partition: u32, offset: u64, drained_end: u64, drained_at_ms: u64 },
     /// A replica's final read disagrees with the acks or the other replicas.
     ReplicaDivergence {
         topic: String,
@@ -187,11 +174,7 @@ impl Anomaly {
 }
 
 fn join<T: fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 impl fmt::Display for Anomaly {

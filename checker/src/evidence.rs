@@ -51,10 +51,9 @@ impl fmt::Display for Source {
                 write!(f, "publish ack at {at_ms}ms by process {process}")
             }
             Source::Read { at_ms, process } => write!(f, "read at {at_ms}ms by process {process}"),
-            Source::Deliver {
-                at_ms,
-                subscription,
-            } => write!(f, "delivery at {at_ms}ms to subscription {subscription}"),
+            Source::Deliver { at_ms, subscription } => {
+                write!(f, "delivery at {at_ms}ms to subscription {subscription}")
+            }
             Source::FinalRead { replica } => write!(f, "final read of replica {replica}"),
         }
     }

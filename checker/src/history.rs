@@ -72,8 +72,7 @@ impl History {
 
     pub fn write_jsonl<W: Write>(&self, mut out: W) -> Result<(), HistoryError> {
         for (index, event) in self.events.iter().enumerate() {
-            serde_json::to_writer(&mut out, event)
-                .map_err(|source| HistoryError::Encode { index, source })?;
+            serde_json::to_writer(&mut out, event).map_err(|source| HistoryError::Encode { index, source })?;
             out.write_all(b"\n").map_err(HistoryError::Io)?;
         }
         out.flush().map_err(HistoryError::Io)
@@ -101,9 +100,7 @@ fn parse_line(line: usize, text: &str) -> Result<Option<Event>, HistoryError> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    serde_json::from_str(text)
-        .map(Some)
-        .map_err(|source| HistoryError::Parse { line, source })
+    serde_json::from_str(text).map(Some).map_err(|source| HistoryError::Parse { line, source })
 }
 
 #[cfg(test)]
@@ -116,23 +113,14 @@ mod tests {
             Op::Publish {
                 topic: "t".into(),
                 message_id: "m1".into(),
-                outcome: PublishOutcome::Ok {
-                    partition: 1,
-                    offset: u64::MAX,
-                },
+                outcome: PublishOutcome::Ok { partition: 1, offset: u64::MAX },
             },
             Op::Publish {
                 topic: "t".into(),
                 message_id: "m2".into(),
-                outcome: PublishOutcome::Fail {
-                    reason: "not leader".into(),
-                },
+                outcome: PublishOutcome::Fail { reason: "not leader".into() },
             },
-            Op::Publish {
-                topic: "t".into(),
-                message_id: "m3".into(),
-                outcome: PublishOutcome::Unknown,
-            },
+            Op::Publish { topic: "t".into(), message_id: "m3".into(), outcome: PublishOutcome::Unknown },
             Op::Read {
                 topic: "t".into(),
                 partition: 1,
@@ -156,42 +144,16 @@ mod tests {
                 message_id: "m1".into(),
                 redelivered: false,
             },
-            Op::CommitAck {
-                group: "g".into(),
-                topic: "t".into(),
-                partition: 1,
-                committed_offset: 1,
-            },
-            Op::CommitRead {
-                group: "g".into(),
-                topic: "t".into(),
-                partition: 1,
-                committed_offset: 1,
-            },
-            Op::Drained {
-                group: "g".into(),
-                topic: "t".into(),
-                partition: 1,
-                end_offset: 1,
-            },
-            Op::FinalRead {
-                topic: "t".into(),
-                partition: 1,
-                replica: "n1".into(),
-                entries: vec![(0, "m1".into())],
-            },
-            Op::Fault {
-                description: "kill -9 n1".into(),
-            },
+            Op::CommitAck { group: "g".into(), topic: "t".into(), partition: 1, committed_offset: 1 },
+            Op::CommitRead { group: "g".into(), topic: "t".into(), partition: 1, committed_offset: 1 },
+            Op::Drained { group: "g".into(), topic: "t".into(), partition: 1, end_offset: 1 },
+            Op::FinalRead { topic: "t".into(), partition: 1, replica: "n1".into(), entries: vec![(0, "m1".into())] },
+            Op::Fault { description: "kill -9 n1".into() },
             Op::Healed,
         ];
         ops.into_iter()
             .enumerate()
-            .map(|(i, op)| Event {
-                at_ms: i as u64 * 10,
-                process: i as u64 % 3,
-                op,
-            })
+            .map(|(i, op)| Event { at_ms: i as u64 * 10, process: i as u64 % 3, op })
             .collect::<Vec<_>>()
             .into()
     }

@@ -13,11 +13,7 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// One publish attempt. Retries of one message reuse its `message_id`.
-    Publish {
-        topic: String,
-        message_id: String,
-        outcome: PublishOutcome,
-    },
+    Publish { topic: String, message_id: String, outcome: PublishOutcome },
     /// A range read that observed the whole range `[from, to)` of a partition.
     ///
     /// `to` must not exceed what the server said exists: an offset of the range
@@ -63,20 +59,10 @@ pub enum Op {
         committed_offset: u64,
     },
     /// A committed offset read back, e.g. after a reconnect.
-    CommitRead {
-        group: String,
-        topic: String,
-        partition: u32,
-        committed_offset: u64,
-    },
+    CommitRead { group: String, topic: String, partition: u32, committed_offset: u64 },
     /// The test finished consuming this group's partition up to `end_offset`
     /// (exclusive): every existing offset below it should have been delivered.
-    Drained {
-        group: String,
-        topic: String,
-        partition: u32,
-        end_offset: u64,
-    },
+    Drained { group: String, topic: String, partition: u32, end_offset: u64 },
     /// The full read from offset 0 of one replica after healing.
     FinalRead {
         topic: String,

@@ -23,10 +23,7 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new() -> Self {
-        Self {
-            start: Instant::now(),
-            events: Arc::new(Mutex::new(Vec::new())),
-        }
+        Self { start: Instant::now(), events: Arc::new(Mutex::new(Vec::new())) }
     }
 
     /// Records a completed operation of `process`, stamped with the time now.
@@ -91,17 +88,10 @@ mod tests {
         assert_eq!(history.events.len(), 100);
         assert_eq!(recorder.len(), 100);
         for process in 0..4 {
-            let n = history
-                .events
-                .iter()
-                .filter(|e| e.process == process)
-                .count();
+            let n = history.events.iter().filter(|e| e.process == process).count();
             assert_eq!(n, 25);
         }
-        assert!(history
-            .events
-            .windows(2)
-            .all(|pair| pair[0].at_ms <= pair[1].at_ms));
+        assert!(history.events.windows(2).all(|pair| pair[0].at_ms <= pair[1].at_ms));
     }
 
     #[test]

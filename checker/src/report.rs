@@ -76,10 +76,8 @@ impl Report {
     /// Builds a report, keeping a stable sample of each kind's anomalies.
     pub fn new(totals: Totals, faults: Vec<FaultWindow>, mut found: Vec<Anomaly>) -> Self {
         found.sort();
-        let mut anomalies: BTreeMap<AnomalyKind, AnomalySummary> = AnomalyKind::ALL
-            .iter()
-            .map(|kind| (*kind, AnomalySummary::default()))
-            .collect();
+        let mut anomalies: BTreeMap<AnomalyKind, AnomalySummary> =
+            AnomalyKind::ALL.iter().map(|kind| (*kind, AnomalySummary::default())).collect();
         for anomaly in found {
             let summary = anomalies.entry(anomaly.kind()).or_default();
             summary.count += 1;
@@ -87,11 +85,7 @@ impl Report {
                 summary.examples.push(anomaly);
             }
         }
-        Self {
-            totals,
-            faults,
-            anomalies,
-        }
+        Self { totals, faults, anomalies }
     }
 
     /// True when no anomaly of any kind was found.
@@ -109,9 +103,7 @@ impl Report {
 
     /// The kept examples of one kind.
     pub fn examples(&self, kind: AnomalyKind) -> &[Anomaly] {
-        self.anomalies
-            .get(&kind)
-            .map_or(&[], |s| s.examples.as_slice())
+        self.anomalies.get(&kind).map_or(&[], |s| s.examples.as_slice())
     }
 }
 
@@ -123,34 +115,14 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let t = &self.totals;
         let p = &t.publishes;
-        writeln!(
-            f,
-            "publishes: {} (ok {}, fail {}, unknown {})",
-            p.ok + p.fail + p.unknown,
-            p.ok,
-            p.fail,
-            p.unknown
-        )?;
+        writeln!(f, "publishes: {} (ok {}, fail {}, unknown {})", p.ok + p.fail + p.unknown, p.ok, p.fail, p.unknown)?;
         writeln!(f, "acknowledged messages: {}", t.acknowledged_messages)?;
         writeln!(f, "reads: {} (final reads {})", t.reads, t.final_reads)?;
         writeln!(f, "subscriptions: {}", t.subscriptions)?;
-        writeln!(
-            f,
-            "deliveries: {} (redeliveries {})",
-            t.deliveries, t.redeliveries
-        )?;
-        writeln!(
-            f,
-            "commits: {} acknowledged, {} read back",
-            t.commit_acks, t.commit_reads
-        )?;
+        writeln!(f, "deliveries: {} (redeliveries {})", t.deliveries, t.redeliveries)?;
+        writeln!(f, "commits: {} acknowledged, {} read back", t.commit_acks, t.commit_reads)?;
         for fault in &self.faults {
-            write!(
-                f,
-                "fault at {} ({})",
-                seconds(fault.at_ms),
-                fault.description
-            )?;
+            write!(f, "fault at {} ({})", seconds(fault.at_ms), fault.description)?;
             if let Some(healed) = fault.healed_at_ms {
                 write!(f, ", healed at {}", seconds(healed))?;
             }
@@ -159,11 +131,7 @@ impl fmt::Display for Report {
                 None => write!(f, ", no writes before it")?,
             }
             if fault.partitions_not_resumed > 0 {
-                write!(
-                    f,
-                    " ({} partition(s) never resumed)",
-                    fault.partitions_not_resumed
-                )?;
+                write!(f, " ({} partition(s) never resumed)", fault.partitions_not_resumed)?;
             }
             writeln!(f)?;
         }
@@ -205,10 +173,7 @@ mod tests {
         assert!(report.is_valid());
         let text = report.to_string();
         for kind in AnomalyKind::ALL {
-            assert!(
-                text.contains(&format!("  {kind}: 0\n")),
-                "{kind} missing in\n{text}"
-            );
+            assert!(text.contains(&format!("  {kind}: 0\n")), "{kind} missing in\n{text}");
         }
         assert!(text.contains("anomalies: 0 (valid)"));
     }

@@ -92,7 +92,10 @@ async fn up(data_dir: PathBuf, nodes: u16, base_port: u16) -> anyhow::Result<()>
     for (i, n) in cluster.nodes.iter().enumerate() {
         println!("  node-{i}: {} (node id {})", n.addr, n.node_id);
     }
-    println!("  partition {DEMO_GROUP} 'demo': {} messages, leader node id {:?}", status.message_count, status.leader_id);
+    println!(
+        "  partition {DEMO_GROUP} 'demo': {} messages, leader node id {:?}",
+        status.message_count, status.leader_id
+    );
     println!("Try:  zya dev append --id hello-1 'hello'   and   zya dev read");
     println!("Ctrl-C stops the cluster; its data stays for the next start.");
     tokio::signal::ctrl_c().await?;

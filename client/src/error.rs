@@ -43,7 +43,7 @@ pub(crate) enum Next {
 }
 
 pub(crate) fn classify(status: &tonic::Status) -> Next {
-    let detail = ErrorDetail::decode(status.details()).ok().filter(|d| d.code != 0);
+    let detail = error_detail(status);
     let text = format!("{}: {}", status.code(), status.message());
     let Some(d) = detail else {
         return match status.code() {
@@ -65,4 +65,9 @@ pub(crate) fn classify(status: &tonic::Status) -> Next {
             Next::Fail(ClientError::Rejected { code: RejectCode::Internal, message: d.message })
         }
     }
+}
+
+/// Decodes the `ErrorDetail` of a status returned by a node, if it has one.
+pub fn error_detail(status: &tonic::Status) -> Option<ErrorDetail> {
+    ErrorDetail::decode(status.details()).ok().filter(|d| d.code != 0)
 }

@@ -12,7 +12,7 @@ mod error;
 mod partition;
 mod pool;
 
-pub use error::ClientError;
+pub use error::{error_detail, ClientError, RejectCode};
 pub use partition::PartitionClient;
 pub use pool::Channels;
 pub use zya_proto::node as pb;

@@ -174,7 +174,12 @@ impl PartitionClient {
     }
 
     /// Reads `[from, end)` from one given replica (leader or not).
-    pub async fn read_replica(&self, addr: &str, from: u64, end: Option<u64>) -> Result<Vec<pb::StoredMessage>, ClientError> {
+    pub async fn read_replica(
+        &self,
+        addr: &str,
+        from: u64,
+        end: Option<u64>,
+    ) -> Result<Vec<pb::StoredMessage>, ClientError> {
         let mut stub = self.channels.stub(addr)?;
         let req = pb::ReadRequest {
             group_id: self.group,
@@ -203,10 +208,18 @@ impl PartitionClient {
     }
 
     /// Adds a replica (learner, caught up, then voter), through the leader.
-    pub async fn add_replica(&self, node_id: u64, addr: &str, deadline: Duration) -> Result<Vec<pb::Replica>, ClientError> {
+    pub async fn add_replica(
+        &self,
+        node_id: u64,
+        addr: &str,
+        deadline: Duration,
+    ) -> Result<Vec<pb::Replica>, ClientError> {
         let group = self.group;
         self.on_leader(deadline, |mut stub| {
-            let req = pb::AddReplicaRequest { group_id: group, replica: Some(pb::Replica { node_id, addr: addr.to_string() }) };
+            let req = pb::AddReplicaRequest {
+                group_id: group,
+                replica: Some(pb::Replica { node_id, addr: addr.to_string() }),
+            };
             async move { stub.add_replica(req).await.map(|r| r.into_inner().voters) }
         })
         .await

@@ -136,7 +136,6 @@ impl Cluster {
         self.dir.path()
     }
 
-
     async fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
         let o = self.options.clone();
         let node = &mut self.nodes[i];
@@ -257,8 +256,10 @@ impl Cluster {
         on: &[usize],
         config: pb::PartitionConfig,
     ) -> anyhow::Result<PartitionClient> {
-        let members: Vec<pb::Replica> =
-            on.iter().map(|&i| pb::Replica { node_id: self.nodes[i].node_id, addr: self.nodes[i].addr.clone() }).collect();
+        let members: Vec<pb::Replica> = on
+            .iter()
+            .map(|&i| pb::Replica { node_id: self.nodes[i].node_id, addr: self.nodes[i].addr.clone() })
+            .collect();
         for (k, &i) in on.iter().enumerate() {
             let mut stub = self.channels.stub(self.addr(i))?;
             stub.create_replica(pb::CreateReplicaRequest {

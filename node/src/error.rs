@@ -92,8 +92,3 @@ impl From<NodeError> for tonic::Status {
         tonic::Status::with_details(grpc, message, detail.encode_to_vec().into())
     }
 }
-
-/// Decodes the `ErrorDetail` of a status returned by a node, if it has one.
-pub fn error_detail(status: &tonic::Status) -> Option<ErrorDetail> {
-    ErrorDetail::decode(status.details()).ok().filter(|d| d.code != 0)
-}

@@ -21,4 +21,4 @@ pub mod server;
 pub mod storage;
 
 pub use config::{Config, ConfigError, Settings};
-pub use error::{error_detail, NodeError};
+pub use error::NodeError;

@@ -4,8 +4,8 @@
 
 pub mod workload;
 
-pub use zya_harness::{Cluster, NodeOptions};
 pub use zya_checker as checker;
+pub use zya_harness::{Cluster, NodeOptions};
 
 /// Logs `--- phase` lines so a failing test's output shows where it was.
 pub fn phase(name: &str) {

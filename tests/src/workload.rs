@@ -75,7 +75,12 @@ async fn publish_one(client: &PartitionClient, id: &str, payload_len: usize) -> 
 
 /// Reads the whole partition from every running replica and records one
 /// `FinalRead` per replica.
-pub async fn final_reads(cluster: &Cluster, client: &PartitionClient, topic: &str, recorder: &Recorder) -> anyhow::Result<usize> {
+pub async fn final_reads(
+    cluster: &Cluster,
+    client: &PartitionClient,
+    topic: &str,
+    recorder: &Recorder,
+) -> anyhow::Result<usize> {
     let mut n = 0;
     for addr in client.replicas() {
         let Some(i) = cluster.index_of_addr(&addr) else { continue };

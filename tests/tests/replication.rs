@@ -31,15 +31,8 @@ async fn given_leader_killed_twice_when_appending_then_no_ack_lost() -> anyhow::
     const TOTAL: usize = 10_000;
 
     phase("append 10,000 messages from 8 writers while the leader is killed twice");
-    let writers = tokio::spawn(workload::publish(
-        client.clone(),
-        recorder.clone(),
-        "orders",
-        8,
-        TOTAL,
-        100,
-        acked.clone(),
-    ));
+    let writers =
+        tokio::spawn(workload::publish(client.clone(), recorder.clone(), "orders", 8, TOTAL, 100, acked.clone()));
     for at in [2_000u64, 5_500] {
         wait_acked(&acked, at).await;
         let leader = cluster.wait_leader(&client, Duration::from_secs(20)).await?;

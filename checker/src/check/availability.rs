@@ -41,10 +41,8 @@ pub(crate) fn fault_windows(index: &Index<'_>) -> Vec<FaultWindow> {
             let next = faults.get(i + 1);
             let window_end = next.map_or(end_ms, |f| f.2);
             let next_pos = next.map_or(index.timeline.len(), |f| f.0);
-            let healed_at_ms = index.timeline[pos..next_pos]
-                .iter()
-                .find(|e| matches!(e.op, Op::Healed))
-                .map(|e| e.at_ms);
+            let healed_at_ms =
+                index.timeline[pos..next_pos].iter().find(|e| matches!(e.op, Op::Healed)).map(|e| e.at_ms);
             let mut worst = None;
             let mut not_resumed = 0;
             for times in &ack_times {

@@ -51,28 +51,12 @@ impl<'h> Acked<'h> {
 /// `(group, topic, partition, committed_offset, source)` of a commit event.
 fn commit_of(event: &Event) -> Option<(&str, Tp<'_>, u64, CommitSource)> {
     match &event.op {
-        Op::CommitAck {
-            group,
-            topic,
-            partition,
-            committed_offset,
-        } => Some((
-            group.as_str(),
-            (topic.as_str(), *partition),
-            *committed_offset,
-            CommitSource::Ack,
-        )),
-        Op::CommitRead {
-            group,
-            topic,
-            partition,
-            committed_offset,
-        } => Some((
-            group.as_str(),
-            (topic.as_str(), *partition),
-            *committed_offset,
-            CommitSource::Read,
-        )),
+        Op::CommitAck { group, topic, partition, committed_offset } => {
+            Some((group.as_str(), (topic.as_str(), *partition), *committed_offset, CommitSource::Ack))
+        }
+        Op::CommitRead { group, topic, partition, committed_offset } => {
+            Some((group.as_str(), (topic.as_str(), *partition), *committed_offset, CommitSource::Read))
+        }
         _ => None,
     }
 }
@@ -166,9 +150,7 @@ mod tests {
     #[test]
     fn the_highest_earlier_ack_is_the_reference() {
         let mut s = published();
-        s.commit_ack("g", 0, 3)
-            .commit_ack("g", 0, 2)
-            .commit_read("g", 0, 2);
+        s.commit_ack("g", 0, 3).commit_ack("g", 0, 2).commit_read("g", 0, 2);
         assert_only(&s.check(), AnomalyKind::LostCommit);
     }
 
@@ -196,11 +178,9 @@ mod tests {
         let report = s.check();
         assert_only(&report, AnomalyKind::CommitBeyondLog);
         match &report.examples(AnomalyKind::CommitBeyondLog)[0] {
-            Anomaly::CommitBeyondLog {
-                committed_offset,
-                log_end,
-                ..
-            } => assert_eq!((*committed_offset, *log_end), (9, 4)),
+            Anomaly::CommitBeyondLog { committed_offset, log_end, .. } => {
+                assert_eq!((*committed_offset, *log_end), (9, 4))
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -208,10 +188,7 @@ mod tests {
     #[test]
     fn without_final_reads_the_log_end_comes_from_observations() {
         let mut s = Script::new();
-        s.publish_ok("a", 0, 0)
-            .publish_ok("b", 0, 1)
-            .commit_ack("g", 0, 2)
-            .commit_read("g", 0, 3);
+        s.publish_ok("a", 0, 0).publish_ok("b", 0, 1).commit_ack("g", 0, 2).commit_read("g", 0, 3);
         assert_only(&s.check(), AnomalyKind::CommitBeyondLog);
     }
 }

@@ -35,21 +35,10 @@ pub(crate) enum Seen<'h> {
 impl Seen<'_> {
     pub(crate) fn source(self) -> Source {
         match self {
-            Seen::Publish(e) => Source::Publish {
-                at_ms: e.at_ms,
-                process: e.process,
-            },
-            Seen::Read(e) => Source::Read {
-                at_ms: e.at_ms,
-                process: e.process,
-            },
-            Seen::Deliver(e, subscription) => Source::Deliver {
-                at_ms: e.at_ms,
-                subscription,
-            },
-            Seen::FinalRead(replica) => Source::FinalRead {
-                replica: replica.to_owned(),
-            },
+            Seen::Publish(e) => Source::Publish { at_ms: e.at_ms, process: e.process },
+            Seen::Read(e) => Source::Read { at_ms: e.at_ms, process: e.process },
+            Seen::Deliver(e, subscription) => Source::Deliver { at_ms: e.at_ms, subscription },
+            Seen::FinalRead(replica) => Source::FinalRead { replica: replica.to_owned() },
         }
     }
 }
@@ -87,11 +76,7 @@ impl PartitionView<'_> {
     /// otherwise from every observation.
     pub(crate) fn log_end(&self) -> u64 {
         if self.final_reads.is_empty() {
-            return self
-                .cells
-                .keys()
-                .next_back()
-                .map_or(0, |o| o.saturating_add(1));
+            return self.cells.keys().next_back().map_or(0, |o| o.saturating_add(1));
         }
         self.final_reads
             .iter()
@@ -133,24 +118,14 @@ impl<'h> Index<'h> {
             index.add(event);
         }
         index.timeline = timeline;
-        index.totals.acknowledged_messages =
-            index.messages.values().filter(|m| m.acked).count() as u64;
+        index.totals.acknowledged_messages = index.messages.values().filter(|m| m.acked).count() as u64;
         index
     }
 
     fn add(&mut self, event: &'h Event) {
         match &event.op {
-            Op::Publish {
-                topic,
-                message_id,
-                outcome,
-            } => self.add_publish(event, topic, message_id, outcome),
-            Op::Read {
-                topic,
-                partition,
-                entries,
-                ..
-            } => {
+            Op::Publish { topic, message_id, outcome } => self.add_publish(event, topic, message_id, outcome),
+            Op::Read { topic, partition, entries, .. } => {
                 self.totals.reads += 1;
                 let view = ReadView { event, entries };
                 self.partition(topic, *partition).reads.push(view);
@@ -158,25 +133,13 @@ impl<'h> Index<'h> {
                     self.observe(topic, *partition, *offset, id, Seen::Read(event));
                 }
             }
-            Op::Deliver {
-                subscription,
-                topic,
-                partition,
-                offset,
-                message_id,
-                redelivered,
-            } => {
+            Op::Deliver { subscription, topic, partition, offset, message_id, redelivered } => {
                 self.totals.deliveries += 1;
                 self.totals.redeliveries += u64::from(*redelivered);
                 let seen = Seen::Deliver(event, *subscription);
                 self.observe(topic, *partition, *offset, message_id, seen);
             }
-            Op::FinalRead {
-                topic,
-                partition,
-                replica,
-                entries,
-            } => {
+            Op::FinalRead { topic, partition, replica, entries } => {
                 self.totals.final_reads += 1;
                 let view = ReadView { event, entries };
                 let part = self.partition(topic, *partition);
@@ -192,21 +155,11 @@ impl<'h> Index<'h> {
         }
     }
 
-    fn add_publish(
-        &mut self,
-        event: &'h Event,
-        topic: &'h str,
-        message_id: &'h str,
-        outcome: &'h PublishOutcome,
-    ) {
+    fn add_publish(&mut self, event: &'h Event, topic: &'h str, message_id: &'h str, outcome: &'h PublishOutcome) {
         match outcome {
             PublishOutcome::Ok { partition, offset } => {
                 self.totals.publishes.ok += 1;
-                self.partition(topic, *partition).acks.push(Ack {
-                    event,
-                    message_id,
-                    offset: *offset,
-                });
+                self.partition(topic, *partition).acks.push(Ack { event, message_id, offset: *offset });
                 self.message(topic, message_id).acked = true;
                 self.observe(topic, *partition, *offset, message_id, Seen::Publish(event));
             }
@@ -223,27 +176,13 @@ impl<'h> Index<'h> {
     }
 
     /// Files one sighting of `message_id` at `topic/partition@offset`.
-    fn observe(
-        &mut self,
-        topic: &'h str,
-        partition: u32,
-        offset: u64,
-        message_id: &'h str,
-        seen: Seen<'h>,
-    ) {
-        let cell = self
-            .partition(topic, partition)
-            .cells
-            .entry(offset)
-            .or_default();
+    fn observe(&mut self, topic: &'h str, partition: u32, offset: u64, message_id: &'h str, seen: Seen<'h>) {
+        let cell = self.partition(topic, partition).cells.entry(offset).or_default();
         if !cell.iter().any(|(id, _)| *id == message_id) {
             cell.push((message_id, seen));
         }
         let positions = &mut self.message(topic, message_id).positions;
-        if !positions
-            .iter()
-            .any(|(p, o, _)| *p == partition && *o == offset)
-        {
+        if !positions.iter().any(|(p, o, _)| *p == partition && *o == offset) {
             positions.push((partition, offset, seen));
         }
     }
@@ -258,8 +197,6 @@ impl<'h> Index<'h> {
 
     /// Whether any attempt to publish this message was acknowledged.
     pub(crate) fn is_acked(&self, topic: &str, message_id: &str) -> bool {
-        self.messages
-            .get(&(topic, message_id))
-            .is_some_and(|m| m.acked)
+        self.messages.get(&(topic, message_id)).is_some_and(|m| m.acked)
     }
 }

@@ -66,9 +66,7 @@ mod tests {
             .publish_ok("m0-4", 0, 4)
             .publish_fail("rejected")
             .healed();
-        let log = |p: u32, n: u64| -> Vec<(u64, String)> {
-            (0..n).map(|o| (o, format!("m{p}-{o}"))).collect()
-        };
+        let log = |p: u32, n: u64| -> Vec<(u64, String)> { (0..n).map(|o| (o, format!("m{p}-{o}"))).collect() };
         for p in 0..3u32 {
             let n = if p == 0 { 5 } else { 4 };
             let entries = log(p, n);
@@ -78,13 +76,7 @@ mod tests {
             for (o, id) in &list[..2] {
                 s.deliver(10 + u64::from(p), p, *o, id);
             }
-            s.commit_ack("g", p, 2).commit_read("g", p, 2).subscribe(
-                20 + u64::from(p),
-                "g",
-                p,
-                2,
-                true,
-            );
+            s.commit_ack("g", p, 2).commit_read("g", p, 2).subscribe(20 + u64::from(p), "g", p, 2, true);
             for (o, id) in &list[2..] {
                 s.deliver(20 + u64::from(p), p, *o, id);
             }
@@ -96,10 +88,7 @@ mod tests {
         let report = check(&s.history());
         assert_clean(&report);
         let t = report.totals;
-        assert_eq!(
-            (t.publishes.ok, t.publishes.fail, t.publishes.unknown),
-            (13, 1, 2)
-        );
+        assert_eq!((t.publishes.ok, t.publishes.fail, t.publishes.unknown), (13, 1, 2));
         assert_eq!(t.acknowledged_messages, 13);
         assert_eq!(t.final_reads, 9);
         assert_eq!(t.deliveries, 13);
@@ -119,10 +108,7 @@ mod tests {
             .final_read(0, "n2", &[(0, "a"), (1, "c")]);
         let report = check(&s.history());
         assert!(report.count(AnomalyKind::LostWrite) >= 1, "{report}");
-        assert!(
-            report.count(AnomalyKind::InconsistentOffset) >= 1,
-            "{report}"
-        );
+        assert!(report.count(AnomalyKind::InconsistentOffset) >= 1, "{report}");
         assert!(!report.is_valid());
     }
 
@@ -158,10 +144,6 @@ mod tests {
         // Every range read was empty: each covered acked offsets it lacked.
         assert_eq!(report.count(AnomalyKind::LostWrite), n);
         assert_eq!(report.total_anomalies(), n);
-        assert!(
-            started.elapsed().as_secs() < 20,
-            "took {:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed().as_secs() < 20, "took {:?}", started.elapsed());
     }
 }

@@ -31,10 +31,7 @@ fn inconsistent_offsets(index: &Index<'_>, out: &mut Vec<Anomaly>) {
                     offset: *offset,
                     values: ids
                         .iter()
-                        .map(|(id, seen)| Sighting {
-                            message_id: (*id).to_owned(),
-                            source: seen.source(),
-                        })
+                        .map(|(id, seen)| Sighting { message_id: (*id).to_owned(), source: seen.source() })
                         .collect(),
                 });
             }
@@ -72,19 +69,14 @@ fn lost_writes(index: &Index<'_>, out: &mut Vec<Anomaly>) {
         }
         let missing = missing_from_reads(view);
         let in_final_reads: Option<HashSet<&str>> = (!view.final_reads.is_empty()).then(|| {
-            view.final_reads
-                .iter()
-                .flat_map(|(_, read)| read.entries.iter().map(|(_, id)| id.as_str()))
-                .collect()
+            view.final_reads.iter().flat_map(|(_, read)| read.entries.iter().map(|(_, id)| id.as_str())).collect()
         });
         let mut reported = HashSet::new();
         for ack in &view.acks {
             if !reported.insert((ack.offset, ack.message_id)) {
                 continue;
             }
-            let unseen = in_final_reads
-                .as_ref()
-                .is_some_and(|ids| !ids.contains(ack.message_id));
+            let unseen = in_final_reads.as_ref().is_some_and(|ids| !ids.contains(ack.message_id));
             let missing_from = missing.get(&(ack.offset, ack.message_id));
             if unseen || missing_from.is_some() {
                 out.push(Anomaly::LostWrite {
@@ -119,12 +111,9 @@ fn missing_from_reads<'h>(view: &PartitionView<'h>) -> HashMap<(u64, &'h str), S
         }
         let mut held: Option<HashSet<&str>> = None;
         for ack in by_offset.range(*from..*to).flat_map(|(_, acks)| acks) {
-            let held = held
-                .get_or_insert_with(|| read.entries.iter().map(|(_, id)| id.as_str()).collect());
+            let held = held.get_or_insert_with(|| read.entries.iter().map(|(_, id)| id.as_str()).collect());
             if !held.contains(ack.message_id) {
-                missing
-                    .entry((ack.offset, ack.message_id))
-                    .or_insert(Seen::Read(read.event));
+                missing.entry((ack.offset, ack.message_id)).or_insert(Seen::Read(read.event));
             }
         }
     }
@@ -147,11 +136,7 @@ fn failed_visible(index: &Index<'_>, out: &mut Vec<Anomaly>) {
                 message_id: (*message_id).to_owned(),
                 failed_at_ms: failed.at_ms,
                 reason: reason.to_owned(),
-                seen_at: Placement {
-                    partition: *partition,
-                    offset: *offset,
-                    source: seen.source(),
-                },
+                seen_at: Placement { partition: *partition, offset: *offset, source: seen.source() },
             });
         }
     }
@@ -187,8 +172,7 @@ mod tests {
     #[test]
     fn two_reads_disagreeing_on_an_offset_is_inconsistent() {
         let mut s = Script::new();
-        s.read(0, 0, 2, &[(0, "a"), (1, "b")])
-            .read(0, 0, 2, &[(0, "a"), (1, "x")]);
+        s.read(0, 0, 2, &[(0, "a"), (1, "b")]).read(0, 0, 2, &[(0, "a"), (1, "x")]);
         let report = s.check();
         assert_only(&report, AnomalyKind::InconsistentOffset);
         match &report.examples(AnomalyKind::InconsistentOffset)[0] {
@@ -205,9 +189,7 @@ mod tests {
     fn one_message_at_two_offsets_is_a_duplicate() {
         // A retried publish whose first attempt timed out but was written.
         let mut s = Script::new();
-        s.publish_unknown("a")
-            .publish_ok("a", 0, 1)
-            .read(0, 0, 2, &[(0, "a"), (1, "a")]);
+        s.publish_unknown("a").publish_ok("a", 0, 1).read(0, 0, 2, &[(0, "a"), (1, "a")]);
         let report = s.check();
         assert_only(&report, AnomalyKind::Duplicate);
         assert_eq!(report.count(AnomalyKind::Duplicate), 1);
@@ -223,26 +205,14 @@ mod tests {
     #[test]
     fn ack_missing_from_a_covering_read_is_a_lost_write() {
         let mut s = Script::new();
-        s.publish_ok("a", 0, 0)
-            .publish_ok("b", 0, 1)
-            .by(2)
-            .read(0, 0, 3, &[(0, "a"), (2, "c")]);
+        s.publish_ok("a", 0, 0).publish_ok("b", 0, 1).by(2).read(0, 0, 3, &[(0, "a"), (2, "c")]);
         let report = s.check();
         assert_only(&report, AnomalyKind::LostWrite);
         assert_eq!(report.count(AnomalyKind::LostWrite), 1);
         match &report.examples(AnomalyKind::LostWrite)[0] {
-            Anomaly::LostWrite {
-                message_id,
-                offset,
-                unseen,
-                missing_from,
-                ..
-            } => {
+            Anomaly::LostWrite { message_id, offset, unseen, missing_from, .. } => {
                 assert_eq!((message_id.as_str(), *offset, *unseen), ("b", 1, false));
-                assert!(matches!(
-                    missing_from,
-                    Some(Source::Read { process: 2, .. })
-                ));
+                assert!(matches!(missing_from, Some(Source::Read { process: 2, .. })));
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -251,31 +221,20 @@ mod tests {
     #[test]
     fn read_that_stops_before_the_ack_loses_nothing() {
         let mut s = Script::new();
-        s.read(0, 0, 1, &[(0, "a")])
-            .publish_ok("a", 0, 0)
-            .publish_ok("b", 0, 1);
+        s.read(0, 0, 1, &[(0, "a")]).publish_ok("a", 0, 0).publish_ok("b", 0, 1);
         assert_clean(&s.check());
     }
 
     #[test]
     fn ack_absent_from_every_final_read_is_unseen() {
         let mut s = Script::new();
-        s.publish_ok("a", 0, 0)
-            .publish_ok("b", 0, 1)
-            .final_read(0, "n1", &[(0, "a")])
-            .final_read(0, "n2", &[(0, "a")]);
+        s.publish_ok("a", 0, 0).publish_ok("b", 0, 1).final_read(0, "n1", &[(0, "a")]).final_read(0, "n2", &[(0, "a")]);
         let report = s.check();
         assert_only(&report, AnomalyKind::LostWrite);
         match &report.examples(AnomalyKind::LostWrite)[0] {
-            Anomaly::LostWrite {
-                message_id,
-                unseen,
-                missing_from,
-                ..
-            } => assert_eq!(
-                (message_id.as_str(), *unseen, missing_from),
-                ("b", true, &None)
-            ),
+            Anomaly::LostWrite { message_id, unseen, missing_from, .. } => {
+                assert_eq!((message_id.as_str(), *unseen, missing_from), ("b", true, &None))
+            }
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -32,16 +32,9 @@ pub(crate) fn check(index: &Index<'_>, out: &mut Vec<Anomaly>) {
             .rev() // so the first ack of an offset wins
             .map(|ack| (ack.offset, ack.message_id))
             .collect();
-        let offsets: BTreeSet<u64> = replicas
-            .values()
-            .flat_map(|log| log.at.keys().copied())
-            .collect();
+        let offsets: BTreeSet<u64> = replicas.values().flat_map(|log| log.at.keys().copied()).collect();
         for offset in offsets {
-            let Some(expected) = acked_at
-                .get(&offset)
-                .copied()
-                .or_else(|| majority(&replicas, offset))
-            else {
+            let Some(expected) = acked_at.get(&offset).copied().or_else(|| majority(&replicas, offset)) else {
                 continue;
             };
             for (replica, log) in &replicas {
@@ -75,10 +68,7 @@ fn replica_logs<'h>(view: &PartitionView<'h>) -> BTreeMap<&'h str, ReplicaLog<'h
             // reported elsewhere; keep the first.
             at.entry(*offset).or_insert(id.as_str());
         }
-        let end = at
-            .keys()
-            .next_back()
-            .map_or(0, |o: &u64| o.saturating_add(1));
+        let end = at.keys().next_back().map_or(0, |o: &u64| o.saturating_add(1));
         logs.insert(*replica, ReplicaLog { at, end });
     }
     logs
@@ -94,10 +84,7 @@ fn majority<'h>(replicas: &BTreeMap<&'h str, ReplicaLog<'h>>, offset: u64) -> Op
         }
     }
     let most = votes.values().copied().max()?;
-    votes
-        .into_iter()
-        .find(|(_, n)| *n == most)
-        .map(|(id, _)| id)
+    votes.into_iter().find(|(_, n)| *n == most).map(|(id, _)| id)
 }
 
 #[cfg(test)]
@@ -107,9 +94,7 @@ mod tests {
 
     fn acked_abc() -> Script {
         let mut s = Script::new();
-        s.publish_ok("a", 0, 0)
-            .publish_ok("b", 0, 1)
-            .publish_ok("c", 0, 2);
+        s.publish_ok("a", 0, 0).publish_ok("b", 0, 1).publish_ok("c", 0, 2);
         s
     }
 
@@ -117,10 +102,7 @@ mod tests {
     fn replicas_that_agree_are_clean() {
         let mut s = acked_abc();
         let log = [(0, "a"), (1, "b"), (2, "c")];
-        s.healed()
-            .final_read(0, "n1", &log)
-            .final_read(0, "n2", &log)
-            .final_read(0, "n3", &log);
+        s.healed().final_read(0, "n1", &log).final_read(0, "n2", &log).final_read(0, "n3", &log);
         assert_clean(&s.check());
     }
 
@@ -148,8 +130,7 @@ mod tests {
     #[test]
     fn hole_below_the_replicas_end_diverges() {
         let mut s = acked_abc();
-        s.final_read(0, "n1", &[(0, "a"), (1, "b"), (2, "c")])
-            .final_read(0, "n2", &[(0, "a"), (2, "c")]);
+        s.final_read(0, "n1", &[(0, "a"), (1, "b"), (2, "c")]).final_read(0, "n2", &[(0, "a"), (2, "c")]);
         let report = s.check();
         assert_only(&report, AnomalyKind::ReplicaDivergence);
         assert_eq!(report.count(AnomalyKind::ReplicaDivergence), 1);
@@ -170,22 +151,15 @@ mod tests {
     #[test]
     fn different_message_at_an_offset_diverges_and_is_inconsistent() {
         let mut s = acked_abc();
-        s.final_read(0, "n1", &[(0, "a"), (1, "b"), (2, "c")])
-            .final_read(0, "n2", &[(0, "a"), (1, "z"), (2, "c")]);
+        s.final_read(0, "n1", &[(0, "a"), (1, "b"), (2, "c")]).final_read(0, "n2", &[(0, "a"), (1, "z"), (2, "c")]);
         let report = s.check();
         assert_eq!(report.count(AnomalyKind::ReplicaDivergence), 1);
         assert_eq!(report.count(AnomalyKind::InconsistentOffset), 1);
         assert_eq!(report.total_anomalies(), 2, "{report}");
         match &report.examples(AnomalyKind::ReplicaDivergence)[0] {
-            Anomaly::ReplicaDivergence {
-                replica,
-                expected,
-                found,
-                ..
-            } => assert_eq!(
-                (replica.as_str(), expected.as_str(), found.as_deref()),
-                ("n2", "b", Some("z"))
-            ),
+            Anomaly::ReplicaDivergence { replica, expected, found, .. } => {
+                assert_eq!((replica.as_str(), expected.as_str(), found.as_deref()), ("n2", "b", Some("z")))
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -193,10 +167,11 @@ mod tests {
     #[test]
     fn short_replica_lacking_only_an_unacked_tail_is_clean() {
         let mut s = Script::new();
-        s.publish_ok("a", 0, 0)
-            .publish_unknown("u")
-            .final_read(0, "n1", &[(0, "a"), (1, "u")])
-            .final_read(0, "n2", &[(0, "a")]);
+        s.publish_ok("a", 0, 0).publish_unknown("u").final_read(0, "n1", &[(0, "a"), (1, "u")]).final_read(
+            0,
+            "n2",
+            &[(0, "a")],
+        );
         assert_clean(&s.check());
     }
 }

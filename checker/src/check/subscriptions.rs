@@ -54,45 +54,16 @@ pub(crate) fn check(index: &Index<'_>, out: &mut Vec<Anomaly>) {
 
     for (pos, &event) in index.timeline.iter().enumerate() {
         match &event.op {
-            Op::Subscribe {
-                subscription,
-                group,
-                topic,
-                partition,
-                start_offset,
-                from_committed,
-            } => {
+            Op::Subscribe { subscription, group, topic, partition, start_offset, from_committed } => {
                 // A reused id starts a new subscription.
-                subs.insert(
-                    *subscription,
-                    Frontier {
-                        group: Some(group.as_str()),
-                        next: *start_offset,
-                        high: None,
-                    },
-                );
+                subs.insert(*subscription, Frontier { group: Some(group.as_str()), next: *start_offset, high: None });
                 let tp = (topic.as_str(), *partition);
                 let log = groups.entry((group.as_str(), tp)).or_default();
-                log.starts.push(Start {
-                    pos,
-                    start_offset: *start_offset,
-                    from_committed: *from_committed,
-                });
+                log.starts.push(Start { pos, start_offset: *start_offset, from_committed: *from_committed });
             }
-            Op::Deliver {
-                subscription,
-                topic,
-                partition,
-                offset,
-                redelivered,
-                ..
-            } => {
+            Op::Deliver { subscription, topic, partition, offset, redelivered, .. } => {
                 // Without a Subscribe we cannot know the start: trust the first delivery.
-                let frontier = subs.entry(*subscription).or_insert(Frontier {
-                    group: None,
-                    next: *offset,
-                    high: None,
-                });
+                let frontier = subs.entry(*subscription).or_insert(Frontier { group: None, next: *offset, high: None });
                 let tp = (topic.as_str(), *partition);
                 if let Some(anomaly) = advance(index, frontier, event, tp, *redelivered) {
                     out.push(anomaly);
@@ -118,12 +89,7 @@ fn advance(
     (topic, partition): Tp<'_>,
     redelivered: bool,
 ) -> Option<Anomaly> {
-    let Op::Deliver {
-        subscription,
-        offset,
-        ..
-    } = &event.op
-    else {
+    let Op::Deliver { subscription, offset, .. } = &event.op else {
         return None;
     };
     let offset = *offset;
@@ -172,13 +138,7 @@ fn lost_deliveries(
 ) {
     let mut reported = HashSet::new();
     for (pos, event) in drained {
-        let Op::Drained {
-            group,
-            topic,
-            partition,
-            end_offset,
-        } = &event.op
-        else {
+        let Op::Drained { group, topic, partition, end_offset } = &event.op else {
             continue;
         };
         let tp = (topic.as_str(), *partition);
@@ -191,9 +151,7 @@ fn lost_deliveries(
             continue;
         }
         for offset in view.cells.range(start..*end_offset).map(|(o, _)| *o) {
-            let delivered = log
-                .and_then(|log| log.delivered.get(&offset))
-                .is_some_and(|at| at < pos);
+            let delivered = log.and_then(|log| log.delivered.get(&offset)).is_some_and(|at| at < pos);
             if !delivered && reported.insert((group.as_str(), tp, offset)) {
                 out.push(Anomaly::LostDelivery {
                     group: group.clone(),
@@ -296,9 +254,7 @@ mod tests {
         let report = finish(&mut s);
         assert_only(&report, AnomalyKind::NonMonotonic);
         match &report.examples(AnomalyKind::NonMonotonic)[0] {
-            Anomaly::NonMonotonic {
-                previous, offset, ..
-            } => assert_eq!((*previous, *offset), (2, 1)),
+            Anomaly::NonMonotonic { previous, offset, .. } => assert_eq!((*previous, *offset), (2, 1)),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -306,28 +262,20 @@ mod tests {
     #[test]
     fn repeating_an_offset_without_the_flag_is_nonmonotonic() {
         let mut s = published();
-        s.subscribe(1, "g", 0, 0, true)
-            .deliver(1, 0, 0, "a")
-            .deliver(1, 0, 0, "a");
+        s.subscribe(1, "g", 0, 0, true).deliver(1, 0, 0, "a").deliver(1, 0, 0, "a");
         assert_only(&finish(&mut s), AnomalyKind::NonMonotonic);
     }
 
     #[test]
     fn jumping_over_an_existing_offset_is_a_skip() {
         let mut s = published();
-        s.subscribe(1, "g", 0, 0, true)
-            .deliver(1, 0, 0, "a")
-            .deliver(1, 0, 1, "b")
-            .deliver(1, 0, 4, "e");
+        s.subscribe(1, "g", 0, 0, true).deliver(1, 0, 0, "a").deliver(1, 0, 1, "b").deliver(1, 0, 4, "e");
         let report = finish(&mut s);
         assert_only(&report, AnomalyKind::Skip);
         match &report.examples(AnomalyKind::Skip)[0] {
-            Anomaly::Skip {
-                previous,
-                first_skipped,
-                skipped,
-                ..
-            } => assert_eq!((*previous, *first_skipped, *skipped), (Some(1), 2, 2)),
+            Anomaly::Skip { previous, first_skipped, skipped, .. } => {
+                assert_eq!((*previous, *first_skipped, *skipped), (Some(1), 2, 2))
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -342,10 +290,7 @@ mod tests {
     #[test]
     fn offsets_below_the_start_offset_are_not_skipped() {
         let mut s = published();
-        s.subscribe(1, "g", 0, 4, true)
-            .deliver(1, 0, 4, "e")
-            .deliver(1, 0, 5, "f")
-            .drained("g", 0, 6);
+        s.subscribe(1, "g", 0, 4, true).deliver(1, 0, 4, "e").deliver(1, 0, 5, "f").drained("g", 0, 6);
         assert_clean(&finish(&mut s));
     }
 
@@ -380,19 +325,14 @@ mod tests {
         for (offset, id) in LOG {
             s.deliver(1, 0, offset, id);
         }
-        s.subscribe(2, "g", 0, 0, true)
-            .deliver(2, 0, 0, "a")
-            .drained("g", 0, 2);
+        s.subscribe(2, "g", 0, 0, true).deliver(2, 0, 0, "a").drained("g", 0, 2);
         assert_only(&finish(&mut s), AnomalyKind::LostDelivery);
     }
 
     #[test]
     fn deliveries_after_drained_do_not_count() {
         let mut s = published();
-        s.subscribe(1, "g", 0, 0, true)
-            .deliver(1, 0, 0, "a")
-            .drained("g", 0, 2)
-            .deliver(1, 0, 1, "b");
+        s.subscribe(1, "g", 0, 0, true).deliver(1, 0, 0, "a").drained("g", 0, 2).deliver(1, 0, 1, "b");
         assert_only(&finish(&mut s), AnomalyKind::LostDelivery);
     }
 }

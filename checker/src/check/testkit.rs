@@ -23,11 +23,7 @@ fn entries(list: &[(u64, &str)]) -> Vec<(u64, String)> {
 
 impl Script {
     pub(crate) fn new() -> Self {
-        Self {
-            events: Vec::new(),
-            now: 0,
-            process: 1,
-        }
+        Self { events: Vec::new(), now: 0, process: 1 }
     }
 
     /// Later steps are performed by `process`.
@@ -44,20 +40,12 @@ impl Script {
 
     pub(crate) fn op(&mut self, op: Op) -> &mut Self {
         self.now += 10;
-        self.events.push(Event {
-            at_ms: self.now,
-            process: self.process,
-            op,
-        });
+        self.events.push(Event { at_ms: self.now, process: self.process, op });
         self
     }
 
     fn publish(&mut self, id: &str, outcome: PublishOutcome) -> &mut Self {
-        self.op(Op::Publish {
-            topic: T.into(),
-            message_id: id.into(),
-            outcome,
-        })
+        self.op(Op::Publish { topic: T.into(), message_id: id.into(), outcome })
     }
 
     pub(crate) fn publish_ok(&mut self, id: &str, partition: u32, offset: u64) -> &mut Self {
@@ -73,20 +61,8 @@ impl Script {
         self.publish(id, PublishOutcome::Unknown)
     }
 
-    pub(crate) fn read(
-        &mut self,
-        partition: u32,
-        from: u64,
-        to: u64,
-        list: &[(u64, &str)],
-    ) -> &mut Self {
-        self.op(Op::Read {
-            topic: T.into(),
-            partition,
-            from,
-            to,
-            entries: entries(list),
-        })
+    pub(crate) fn read(&mut self, partition: u32, from: u64, to: u64, list: &[(u64, &str)]) -> &mut Self {
+        self.op(Op::Read { topic: T.into(), partition, from, to, entries: entries(list) })
     }
 
     pub(crate) fn subscribe(
@@ -122,61 +98,28 @@ impl Script {
         self.delivery(sub, partition, offset, id, false)
     }
 
-    pub(crate) fn redeliver(
-        &mut self,
-        sub: u64,
-        partition: u32,
-        offset: u64,
-        id: &str,
-    ) -> &mut Self {
+    pub(crate) fn redeliver(&mut self, sub: u64, partition: u32, offset: u64, id: &str) -> &mut Self {
         self.delivery(sub, partition, offset, id, true)
     }
 
     pub(crate) fn commit_ack(&mut self, group: &str, partition: u32, offset: u64) -> &mut Self {
-        self.op(Op::CommitAck {
-            group: group.into(),
-            topic: T.into(),
-            partition,
-            committed_offset: offset,
-        })
+        self.op(Op::CommitAck { group: group.into(), topic: T.into(), partition, committed_offset: offset })
     }
 
     pub(crate) fn commit_read(&mut self, group: &str, partition: u32, offset: u64) -> &mut Self {
-        self.op(Op::CommitRead {
-            group: group.into(),
-            topic: T.into(),
-            partition,
-            committed_offset: offset,
-        })
+        self.op(Op::CommitRead { group: group.into(), topic: T.into(), partition, committed_offset: offset })
     }
 
     pub(crate) fn drained(&mut self, group: &str, partition: u32, end_offset: u64) -> &mut Self {
-        self.op(Op::Drained {
-            group: group.into(),
-            topic: T.into(),
-            partition,
-            end_offset,
-        })
+        self.op(Op::Drained { group: group.into(), topic: T.into(), partition, end_offset })
     }
 
-    pub(crate) fn final_read(
-        &mut self,
-        partition: u32,
-        replica: &str,
-        list: &[(u64, &str)],
-    ) -> &mut Self {
-        self.op(Op::FinalRead {
-            topic: T.into(),
-            partition,
-            replica: replica.into(),
-            entries: entries(list),
-        })
+    pub(crate) fn final_read(&mut self, partition: u32, replica: &str, list: &[(u64, &str)]) -> &mut Self {
+        self.op(Op::FinalRead { topic: T.into(), partition, replica: replica.into(), entries: entries(list) })
     }
 
     pub(crate) fn fault(&mut self, description: &str) -> &mut Self {
-        self.op(Op::Fault {
-            description: description.into(),
-        })
+        self.op(Op::Fault { description: description.into() })
     }
 
     pub(crate) fn healed(&mut self) -> &mut Self {
@@ -196,11 +139,7 @@ impl Script {
 #[track_caller]
 pub(crate) fn assert_only(report: &Report, kind: AnomalyKind) {
     assert!(report.count(kind) >= 1, "expected {kind}, got:\n{report}");
-    assert_eq!(
-        report.total_anomalies(),
-        report.count(kind),
-        "expected only {kind}, got:\n{report}"
-    );
+    assert_eq!(report.total_anomalies(), report.count(kind), "expected only {kind}, got:\n{report}");
 }
 
 #[track_caller]

@@ -50,7 +50,9 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
         tasks.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await?;
             let config = pb::PartitionConfig { topic: format!("idle-{g}"), ..Default::default() };
-            cluster.create_group(g, &[(g % 3) as usize, ((g + 1) % 3) as usize, ((g + 2) % 3) as usize], config).await?;
+            cluster
+                .create_group(g, &[(g % 3) as usize, ((g + 1) % 3) as usize, ((g + 2) % 3) as usize], config)
+                .await?;
             Ok::<_, anyhow::Error>(())
         }));
     }

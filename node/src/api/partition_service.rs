@@ -112,7 +112,8 @@ impl Partition for PartitionService {
             Ok(r) => r.map_err(|e| with_group(e, group.id))?,
             Err(_) => return Err(NodeError::Timeout { timeout_ms: timeout.as_millis() as u64 }.into()),
         };
-        let results = outcomes.into_iter().map(|o| pb::AppendResult { offset: o.offset, duplicate: o.duplicate }).collect();
+        let results =
+            outcomes.into_iter().map(|o| pb::AppendResult { offset: o.offset, duplicate: o.duplicate }).collect();
         Ok(Response::new(pb::AppendReply { results }))
     }
 
@@ -256,6 +257,11 @@ impl Partition for PartitionService {
         let leaders = groups.iter().filter(|g| g.is_leader()).count() as u64;
         let mut ids: Vec<u64> = groups.iter().map(|g| g.id).collect();
         ids.sort_unstable();
-        Ok(Response::new(pb::NodeInfoReply { node_id: self.registry.node_id, addr: self.addr.clone(), groups: ids, leaders }))
+        Ok(Response::new(pb::NodeInfoReply {
+            node_id: self.registry.node_id,
+            addr: self.addr.clone(),
+            groups: ids,
+            leaders,
+        }))
     }
 }

@@ -148,11 +148,9 @@ fn distribute(
 /// Maps a Raft write error to what the caller should do next.
 pub fn write_error(e: ClientWriteError<NodeId, openraft::BasicNode>) -> NodeError {
     match e {
-        ClientWriteError::ForwardToLeader(f) => NodeError::NotLeader {
-            group: 0,
-            leader_id: f.leader_id,
-            leader_addr: f.leader_node.map(|n| n.addr),
-        },
+        ClientWriteError::ForwardToLeader(f) => {
+            NodeError::NotLeader { group: 0, leader_id: f.leader_id, leader_addr: f.leader_node.map(|n| n.addr) }
+        }
         ClientWriteError::ChangeMembershipError(e) => NodeError::bad_request(e.to_string()),
     }
 }

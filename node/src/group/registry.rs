@@ -52,10 +52,10 @@ impl Registry {
         for item in store.db.iterator_cf(store.cf(CF_META), IteratorMode::Start) {
             let (key, value) = item.map_err(StoreError::rocks("scan group descriptors"))?;
             if keys::parse_meta_key(&key, META_DESCRIPTOR).is_some() {
-                descriptors.push(GroupDescriptor::decode(&value).map_err(|e| StoreError::Corrupt {
-                    what: "group descriptor",
-                    reason: e.to_string(),
-                })?);
+                descriptors.push(
+                    GroupDescriptor::decode(&value)
+                        .map_err(|e| StoreError::Corrupt { what: "group descriptor", reason: e.to_string() })?,
+                );
             }
         }
         for d in descriptors {
@@ -66,7 +66,8 @@ impl Registry {
     }
 
     async fn open_group(&self, d: GroupDescriptor) -> Result<Arc<Group>, NodeError> {
-        Group::open(self.store.clone(), self.node_id, d, &self.timing, self.pool.clone(), self.cancel.child_token()).await
+        Group::open(self.store.clone(), self.node_id, d, &self.timing, self.pool.clone(), self.cancel.child_token())
+            .await
     }
 
     fn insert(&self, group: Arc<Group>) {

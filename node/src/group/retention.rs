@@ -48,11 +48,7 @@ pub async fn trim_once(group: &Arc<Group>) -> Result<Option<u64>, NodeError> {
     if cut <= meta.first_offset {
         return Ok(None);
     }
-    group
-        .raft
-        .client_write(Command::Trim { before_offset: cut })
-        .await
-        .map_err(super::appender::raft_write_error)?;
+    group.raft.client_write(Command::Trim { before_offset: cut }).await.map_err(super::appender::raft_write_error)?;
     let store = group.reader.store().clone();
     let id = group.id;
     tokio::task::spawn_blocking(move || {

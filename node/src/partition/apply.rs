@@ -35,12 +35,26 @@ impl PartitionMeta {
 /// A change to the partition's stored state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mutation {
-    PutRecord { offset: u64, record: Record },
-    PutIndex { message_id: String, offset: u64 },
-    DeleteIndex { message_id: String },
+    PutRecord {
+        offset: u64,
+        record: Record,
+    },
+    PutIndex {
+        message_id: String,
+        offset: u64,
+    },
+    DeleteIndex {
+        message_id: String,
+    },
     /// Delete records in `[from, to)`.
-    DeleteRecords { from: u64, to: u64 },
-    PutConsumer { consumer: String, state: ConsumerState },
+    DeleteRecords {
+        from: u64,
+        to: u64,
+    },
+    PutConsumer {
+        consumer: String,
+        state: ConsumerState,
+    },
 }
 
 /// Read access to the stored state.

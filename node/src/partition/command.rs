@@ -58,7 +58,11 @@ pub enum CommandResponse {
     #[default]
     None,
     Appended(Vec<AppendOutcome>),
-    Committed { committed_offset: u64 },
-    Trimmed { first_offset: u64 },
+    Committed {
+        committed_offset: u64,
+    },
+    Trimmed {
+        first_offset: u64,
+    },
     Rejected(Rejection),
 }

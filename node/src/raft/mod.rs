@@ -14,7 +14,6 @@
 pub mod network;
 pub mod peer_service;
 
-
 use openraft::{BasicNode, Entry, TokioRuntime};
 
 use crate::partition::{Command, CommandResponse};
@@ -36,7 +35,6 @@ pub type Raft = openraft::Raft<TypeConfig>;
 pub type LogId = openraft::LogId<NodeId>;
 pub type StoredMembership = openraft::StoredMembership<NodeId, BasicNode>;
 pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, BasicNode>;
-
 
 /// Timing of every group on a node.
 #[derive(Debug, Clone)]

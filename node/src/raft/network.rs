@@ -84,8 +84,7 @@ impl PeerClient {
         let channel = self.pool.channel(&self.addr).map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
         let mut client = RaftPeerClient::new(channel).max_decoding_message_size(256 << 20);
         let payload = bincode::serialize(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let mut request =
-            tonic::Request::new(RaftRequest { group_id: self.group, target_node: self.target, payload });
+        let mut request = tonic::Request::new(RaftRequest { group_id: self.group, target_node: self.target, payload });
         request.set_timeout(option.hard_ttl());
         let reply = match kind {
             Kind::Append => client.append_entries(request).await,

@@ -96,10 +96,10 @@ impl Store {
     /// old identity.
     pub fn node_id(&self) -> Result<u64, StoreError> {
         if let Some(bytes) = self.db.get(NODE_IDENTITY_KEY).map_err(StoreError::rocks("read node id"))? {
-            let arr: [u8; 8] = bytes.as_slice().try_into().map_err(|_| StoreError::Corrupt {
-                what: "node identity",
-                reason: format!("{} bytes", bytes.len()),
-            })?;
+            let arr: [u8; 8] = bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt { what: "node identity", reason: format!("{} bytes", bytes.len()) })?;
             return Ok(u64::from_be_bytes(arr));
         }
         // Ids fit in 53 bits so they survive JSON tools unchanged.

@@ -89,7 +89,8 @@ impl PartitionReader {
         let mut opts = ReadOptions::default();
         opts.set_iterate_upper_bound(keys::record_key(self.group, end).to_vec());
         let start = keys::record_key(self.group, from);
-        let it = self.store.db.iterator_cf_opt(self.store.cf(CF_SM), opts, IteratorMode::From(&start, Direction::Forward));
+        let it =
+            self.store.db.iterator_cf_opt(self.store.cf(CF_SM), opts, IteratorMode::From(&start, Direction::Forward));
         for item in it {
             let (key, value) = item.map_err(StoreError::rocks("read records"))?;
             let Some(offset) = keys::parse_record_key(self.group, &key) else { break };
@@ -112,7 +113,8 @@ impl PartitionReader {
         let prefix = keys::sm_tag_prefix(self.group, SM_CONSUMER);
         let mut opts = ReadOptions::default();
         opts.set_iterate_upper_bound(keys::sm_tag_prefix(self.group, SM_CONSUMER + 1).to_vec());
-        let it = self.store.db.iterator_cf_opt(self.store.cf(CF_SM), opts, IteratorMode::From(&prefix, Direction::Forward));
+        let it =
+            self.store.db.iterator_cf_opt(self.store.cf(CF_SM), opts, IteratorMode::From(&prefix, Direction::Forward));
         let mut out = Vec::new();
         for item in it {
             let (key, value) = item.map_err(StoreError::rocks("read consumers"))?;
@@ -165,7 +167,11 @@ impl Lookup for DbLookup<'_> {
     }
 
     fn records_in(&self, from: u64, to: u64) -> Result<Vec<(String, u64)>, StoreError> {
-        let reader = PartitionReader { group: self.group, store: self.store.clone(), meta: watch::channel(PartitionMeta::default()).1 };
+        let reader = PartitionReader {
+            group: self.group,
+            store: self.store.clone(),
+            meta: watch::channel(PartitionMeta::default()).1,
+        };
         Ok(reader
             .records(from, to, usize::MAX)?
             .into_iter()
@@ -188,7 +194,11 @@ impl StateMachineStore {
     /// Opens the group's state machine, finishing an interrupted snapshot
     /// install first.
     pub fn open(store: Store, group: u64) -> Result<(Self, PartitionReader), StoreError> {
-        let mut state = match store.db.get_cf(store.cf(CF_SM), keys::sm_meta_key(group)).map_err(StoreError::rocks("read sm meta"))? {
+        let mut state = match store
+            .db
+            .get_cf(store.cf(CF_SM), keys::sm_meta_key(group))
+            .map_err(StoreError::rocks("read sm meta"))?
+        {
             Some(bytes) => SmMeta::decode(&bytes)?,
             None => SmMeta::default(),
         };
@@ -196,7 +206,10 @@ impl StateMachineStore {
             tracing::warn!(group, "finishing an interrupted snapshot install");
             snapshot::load(&store, group, &snapshot::current_path(&store, group))?;
             store.sync_wal()?;
-            let bytes = store.db.get_cf(store.cf(CF_SM), keys::sm_meta_key(group)).map_err(StoreError::rocks("read sm meta"))?;
+            let bytes = store
+                .db
+                .get_cf(store.cf(CF_SM), keys::sm_meta_key(group))
+                .map_err(StoreError::rocks("read sm meta"))?;
             state = bytes.map(|b| SmMeta::decode(&b)).transpose()?.unwrap_or_default();
         }
         let (meta_tx, meta_rx) = watch::channel(state.partition);
@@ -230,10 +243,10 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         .map_err(|e| StorageIOError::write_snapshot(None, &e))?
         .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
         let (Some(meta), path) = built else {
-            return Err(StorageIOError::write_snapshot(None, &StoreError::Corrupt {
-                what: "snapshot",
-                reason: "nothing applied yet".into(),
-            })
+            return Err(StorageIOError::write_snapshot(
+                None,
+                &StoreError::Corrupt { what: "snapshot", reason: "nothing applied yet".into() },
+            )
             .into());
         };
         let file = tokio::fs::File::open(&path).await.map_err(|e| StorageIOError::read_snapshot(None, &e))?;
@@ -282,7 +295,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let mut batch = WriteBatch::default();
         for m in mutations {
             match m {
-                Mutation::PutRecord { offset, record } => batch.put_cf(cf, keys::record_key(g, offset), record.encode()),
+                Mutation::PutRecord { offset, record } => {
+                    batch.put_cf(cf, keys::record_key(g, offset), record.encode())
+                }
                 Mutation::PutIndex { message_id, offset } => {
                     batch.put_cf(cf, keys::index_key(g, &message_id), offset.to_be_bytes())
                 }
@@ -336,7 +351,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             store.write_synced(batch)?;
             snapshot::load(&store, group, &snapshot::current_path(&store, group))?;
             store.sync_wal()?;
-            let bytes = store.db.get_cf(store.cf(CF_SM), keys::sm_meta_key(group)).map_err(StoreError::rocks("read sm meta"))?;
+            let bytes = store
+                .db
+                .get_cf(store.cf(CF_SM), keys::sm_meta_key(group))
+                .map_err(StoreError::rocks("read sm meta"))?;
             let state = bytes.map(|b| SmMeta::decode(&b)).transpose()?.unwrap_or_default();
             Ok(state)
         })

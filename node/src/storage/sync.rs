@@ -69,9 +69,6 @@ impl Syncer {
     /// Cancel-safe: dropping the future before it resolves drops the callback,
     /// and openraft then sees the append as not completed.
     pub async fn after_sync(&self, callback: LogFlushed<TypeConfig>) -> Result<(), std::io::Error> {
-        self.tx
-            .send(callback)
-            .await
-            .map_err(|_| std::io::Error::other("WAL syncer stopped"))
+        self.tx.send(callback).await.map_err(|_| std::io::Error::other("WAL syncer stopped"))
     }
 }
