@@ -31,10 +31,13 @@ pub const MAX_BATCH_BYTES: usize = 4 << 20;
 /// Raft entries of this group replicating at once.
 pub const MAX_IN_FLIGHT: usize = 8;
 
+/// Where the outcomes of one caller's messages go.
+type Reply = oneshot::Sender<Result<Vec<AppendOutcome>, NodeError>>;
+
 struct Job {
     messages: Vec<NewMessage>,
     bytes: usize,
-    reply: oneshot::Sender<Result<Vec<AppendOutcome>, NodeError>>,
+    reply: Reply,
 }
 
 /// Handle to a group's append pipeline.
@@ -126,10 +129,7 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Job>, cancel: CancellationToken)
     }
 }
 
-fn distribute(
-    shares: Vec<(usize, oneshot::Sender<Result<Vec<AppendOutcome>, NodeError>>)>,
-    result: Result<Vec<AppendOutcome>, NodeError>,
-) {
+fn distribute(shares: Vec<(usize, Reply)>, result: Result<Vec<AppendOutcome>, NodeError>) {
     match result {
         Ok(outcomes) => {
             let mut it = outcomes.into_iter();

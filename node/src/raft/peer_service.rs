@@ -22,8 +22,8 @@ pub struct PeerService {
     pub registry: Arc<Registry>,
 }
 
-fn failure(code: FailureCode, message: String) -> Response<RaftReply> {
-    Response::new(RaftReply { result: Some(ReplyResult::Failure(PeerFailure { code: code as i32, message })) })
+fn failure(code: FailureCode, message: String) -> RaftReply {
+    RaftReply { result: Some(ReplyResult::Failure(PeerFailure { code: code as i32, message })) }
 }
 
 fn encode_result<T: Serialize, E: Serialize>(r: Result<T, E>) -> Response<RaftReply> {
@@ -35,7 +35,7 @@ fn encode_result<T: Serialize, E: Serialize>(r: Result<T, E>) -> Response<RaftRe
 }
 
 impl PeerService {
-    fn resolve<T: DeserializeOwned>(&self, req: &RaftRequest) -> Result<(Arc<Group>, T), Response<RaftReply>> {
+    fn resolve<T: DeserializeOwned>(&self, req: &RaftRequest) -> Result<(Arc<Group>, T), RaftReply> {
         if req.target_node != self.node_id {
             return Err(failure(
                 FailureCode::WrongNode,
@@ -58,7 +58,7 @@ impl RaftPeer for PeerService {
         let req = request.into_inner();
         Ok(match self.resolve(&req) {
             Ok((group, rpc)) => encode_result(group.raft.append_entries(rpc).await),
-            Err(reply) => reply,
+            Err(reply) => Response::new(reply),
         })
     }
 
@@ -66,7 +66,7 @@ impl RaftPeer for PeerService {
         let req = request.into_inner();
         Ok(match self.resolve(&req) {
             Ok((group, rpc)) => encode_result(group.raft.vote(rpc).await),
-            Err(reply) => reply,
+            Err(reply) => Response::new(reply),
         })
     }
 
@@ -74,7 +74,7 @@ impl RaftPeer for PeerService {
         let req = request.into_inner();
         Ok(match self.resolve(&req) {
             Ok((group, rpc)) => encode_result(group.raft.install_snapshot(rpc).await),
-            Err(reply) => reply,
+            Err(reply) => Response::new(reply),
         })
     }
 }
