@@ -73,7 +73,7 @@ pub async fn run(cmd: DevCommand) -> anyhow::Result<()> {
 
 async fn up(data_dir: PathBuf, nodes: u16, base_port: u16) -> anyhow::Result<()> {
     let ports: Vec<u16> = (0..nodes).map(|i| base_port + i).collect();
-    let options = NodeOptions { heartbeat: "250ms", election_min: "1s", election_max: "2s", ..NodeOptions::default() };
+    let options = NodeOptions { heartbeat: "200ms", failure_timeout: "800ms", ..NodeOptions::default() };
     let folder = std::path::absolute(&data_dir)?;
     let cluster = Cluster::start_in(folder.clone(), ports, options).await?;
     let mut stub = cluster.channels.stub(cluster.addr(0))?;

@@ -17,8 +17,9 @@ use zya_client::{pb, Channels, PartitionClient};
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
     pub heartbeat: &'static str,
-    pub election_min: &'static str,
-    pub election_max: &'static str,
+    pub failure_timeout: &'static str,
+    pub election_delay_min: &'static str,
+    pub election_delay_max: &'static str,
     pub snapshot_every: u64,
     pub log_keep: u64,
     pub retention_interval: &'static str,
@@ -29,8 +30,9 @@ impl Default for NodeOptions {
     fn default() -> Self {
         Self {
             heartbeat: "100ms",
-            election_min: "500ms",
-            election_max: "1000ms",
+            failure_timeout: "400ms",
+            election_delay_min: "20ms",
+            election_delay_max: "300ms",
             snapshot_every: 20_000,
             log_keep: 1000,
             retention_interval: "30s",
@@ -146,8 +148,9 @@ impl Cluster {
             .arg(&node.data_dir)
             .args(["--listen", &node.addr])
             .args(["--heartbeat", o.heartbeat])
-            .args(["--election-timeout-min", o.election_min])
-            .args(["--election-timeout-max", o.election_max])
+            .args(["--failure-timeout", o.failure_timeout])
+            .args(["--election-delay-min", o.election_delay_min])
+            .args(["--election-delay-max", o.election_delay_max])
             .args(["--snapshot-every", &o.snapshot_every.to_string()])
             .args(["--log-keep", &o.log_keep.to_string()])
             .args(["--retention-interval", o.retention_interval])
@@ -260,7 +263,9 @@ impl Cluster {
             .iter()
             .map(|&i| pb::Replica { node_id: self.nodes[i].node_id, addr: self.nodes[i].addr.clone() })
             .collect();
-        for (k, &i) in on.iter().enumerate() {
+        // The bootstrapping replica goes last: it starts an election at
+        // once, and its peers must already host the group to vote.
+        for (k, &i) in on.iter().enumerate().rev() {
             let mut stub = self.channels.stub(self.addr(i))?;
             stub.create_replica(pb::CreateReplicaRequest {
                 group_id,

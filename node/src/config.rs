@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::liveness::LivenessConfig;
 use crate::raft::RaftTiming;
 
 #[derive(Debug, Clone)]
@@ -13,6 +14,7 @@ pub struct Config {
     /// Address peers and clients use to reach this node (host:port).
     pub advertise: String,
     pub timing: RaftTiming,
+    pub liveness: LivenessConfig,
     pub write_timeout: Duration,
     pub retention_interval: Duration,
     /// Test-only: acknowledge appends before replication (negative control).
@@ -26,8 +28,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub advertise: Option<String>,
     pub heartbeat: Duration,
-    pub election_timeout_min: Duration,
-    pub election_timeout_max: Duration,
+    pub failure_timeout: Duration,
+    pub election_delay_min: Duration,
+    pub election_delay_max: Duration,
     pub snapshot_every: u64,
     pub log_keep: u64,
     pub write_timeout: Duration,
@@ -37,8 +40,10 @@ pub struct Settings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("election timeout min ({min:?}) must be above 2 × heartbeat ({heartbeat:?}) and at most max ({max:?})")]
-    ElectionTimeout { heartbeat: Duration, min: Duration, max: Duration },
+    #[error("failure timeout ({failure:?}) must be at least 2 × heartbeat ({heartbeat:?})")]
+    FailureTimeout { heartbeat: Duration, failure: Duration },
+    #[error("election delay min ({min:?}) must not exceed max ({max:?})")]
+    ElectionDelay { min: Duration, max: Duration },
     #[error("heartbeat must be at least 10 ms, got {0:?}")]
     Heartbeat(Duration),
     #[error("listen address {0} has port 0: peers need a stable address in the Raft membership")]
@@ -52,12 +57,11 @@ impl Settings {
         if self.heartbeat < Duration::from_millis(10) {
             return Err(ConfigError::Heartbeat(self.heartbeat));
         }
-        if self.election_timeout_min <= self.heartbeat * 2 || self.election_timeout_min > self.election_timeout_max {
-            return Err(ConfigError::ElectionTimeout {
-                heartbeat: self.heartbeat,
-                min: self.election_timeout_min,
-                max: self.election_timeout_max,
-            });
+        if self.failure_timeout < self.heartbeat * 2 {
+            return Err(ConfigError::FailureTimeout { heartbeat: self.heartbeat, failure: self.failure_timeout });
+        }
+        if self.election_delay_min > self.election_delay_max {
+            return Err(ConfigError::ElectionDelay { min: self.election_delay_min, max: self.election_delay_max });
         }
         if self.listen.port() == 0 {
             return Err(ConfigError::EphemeralPort(self.listen));
@@ -72,10 +76,14 @@ impl Settings {
             advertise,
             timing: RaftTiming {
                 heartbeat_ms: self.heartbeat.as_millis() as u64,
-                election_min_ms: self.election_timeout_min.as_millis() as u64,
-                election_max_ms: self.election_timeout_max.as_millis() as u64,
                 snapshot_every: self.snapshot_every,
                 log_keep: self.log_keep,
+            },
+            liveness: LivenessConfig {
+                interval: self.heartbeat,
+                failure_timeout: self.failure_timeout,
+                election_delay_min: self.election_delay_min,
+                election_delay_max: self.election_delay_max,
             },
             write_timeout: self.write_timeout,
             retention_interval: self.retention_interval,

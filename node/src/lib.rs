@@ -8,6 +8,7 @@
 //! - [`storage`]: RocksDB layout, Raft log, state machine, snapshots, group commit.
 //! - [`raft`]: openraft types and the multi-group network.
 //! - [`group`]: a hosted replica, its append pipeline and retention; the registry.
+//! - [`liveness`]: node-level failure detection driving elections and heartbeats.
 //! - [`api`]: the `Partition` gRPC service.
 //! - [`server`]: start-up and shutdown.
 
@@ -15,6 +16,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod group;
+pub mod liveness;
 pub mod partition;
 pub mod raft;
 pub mod server;

@@ -21,15 +21,21 @@ struct Args {
     /// Address others use to reach this node (defaults to --listen).
     #[arg(long, env = "ZYA_ADVERTISE")]
     advertise: Option<String>,
-    /// Raft heartbeat interval.
-    #[arg(long, env = "ZYA_HEARTBEAT", default_value = "250ms", value_parser = humantime::parse_duration)]
+    /// How often peer nodes are pinged (node-level heartbeat; groups do not
+    /// heartbeat on their own).
+    #[arg(long, env = "ZYA_HEARTBEAT", default_value = "200ms", value_parser = humantime::parse_duration)]
     heartbeat: Duration,
-    /// Lower bound of the randomized election timeout.
-    #[arg(long, env = "ZYA_ELECTION_TIMEOUT_MIN", default_value = "1s", value_parser = humantime::parse_duration)]
-    election_timeout_min: Duration,
-    /// Upper bound of the randomized election timeout.
-    #[arg(long, env = "ZYA_ELECTION_TIMEOUT_MAX", default_value = "2s", value_parser = humantime::parse_duration)]
-    election_timeout_max: Duration,
+    /// A peer node not answering pings for this long is down: groups it
+    /// led elect a new leader.
+    #[arg(long, env = "ZYA_FAILURE_TIMEOUT", default_value = "800ms", value_parser = humantime::parse_duration)]
+    failure_timeout: Duration,
+    /// Random wait before a replica stands for election once its group is
+    /// leaderless (lower bound).
+    #[arg(long, env = "ZYA_ELECTION_DELAY_MIN", default_value = "50ms", value_parser = humantime::parse_duration)]
+    election_delay_min: Duration,
+    /// Upper bound of that wait.
+    #[arg(long, env = "ZYA_ELECTION_DELAY_MAX", default_value = "400ms", value_parser = humantime::parse_duration)]
+    election_delay_max: Duration,
     /// Raft entries between snapshots (the log below a snapshot is purged).
     #[arg(long, env = "ZYA_SNAPSHOT_EVERY", default_value_t = 20_000)]
     snapshot_every: u64,
@@ -62,8 +68,9 @@ async fn main() -> anyhow::Result<()> {
         listen: args.listen,
         advertise: args.advertise,
         heartbeat: args.heartbeat,
-        election_timeout_min: args.election_timeout_min,
-        election_timeout_max: args.election_timeout_max,
+        failure_timeout: args.failure_timeout,
+        election_delay_min: args.election_delay_min,
+        election_delay_max: args.election_delay_max,
         snapshot_every: args.snapshot_every,
         log_keep: args.log_keep,
         write_timeout: args.write_timeout,

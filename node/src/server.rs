@@ -14,6 +14,7 @@ use zya_proto::raft::raft_peer_server::RaftPeerServer;
 use crate::api::{Faults, PartitionService};
 use crate::config::Config;
 use crate::group::{run_retention, Registry};
+use crate::liveness::{self, LocalLeaders};
 use crate::raft::peer_service::PeerService;
 use crate::storage::{Store, StoreError};
 
@@ -53,6 +54,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
     };
     let tracker = TaskTracker::new();
     tracker.spawn(run_retention(registry.clone(), config.retention_interval, shutdown.child_token()));
+    let leaders = Arc::new(LocalLeaders::default());
+    tracker.spawn(liveness::run(registry.clone(), leaders.clone(), config.liveness.clone(), shutdown.child_token()));
 
     let partition = PartitionService {
         registry: registry.clone(),
@@ -61,7 +64,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
         faults: Arc::new(faults),
         cancel: shutdown.child_token(),
     };
-    let peer = PeerService { node_id, registry: registry.clone() };
+    let peer = PeerService { node_id, registry: registry.clone(), leaders };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind { addr: config.listen, source })?;

@@ -60,7 +60,7 @@ pub struct Row {
 pub async fn run(args: AppendArgs) -> anyhow::Result<()> {
     let nodes = args.replicas.iter().copied().max().unwrap_or(1).max(1);
     eprintln!("starting {nodes} zya-node processes on loopback ...");
-    let options = NodeOptions { heartbeat: "250ms", election_min: "1s", election_max: "2s", ..NodeOptions::default() };
+    let options = NodeOptions { heartbeat: "200ms", failure_timeout: "800ms", ..NodeOptions::default() };
     let cluster = Cluster::start(nodes, options).await?;
     let mut rows = Vec::new();
     let mut group_id = 1000;

@@ -16,8 +16,8 @@ pub struct IdleArgs {
     /// Partitions (Raft groups) to create, 3 replicas each.
     #[arg(long, default_value_t = 1000)]
     partitions: u64,
-    /// Raft heartbeat interval of the nodes.
-    #[arg(long, default_value = "500ms")]
+    /// Node-level heartbeat (ping) interval of the nodes.
+    #[arg(long, default_value = "200ms")]
     heartbeat: String,
     /// Settling time before measuring.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
@@ -39,7 +39,7 @@ fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
 
 pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
     let heartbeat: &'static str = Box::leak(args.heartbeat.clone().into_boxed_str());
-    let options = NodeOptions { heartbeat, election_min: "2s", election_max: "4s", ..NodeOptions::default() };
+    let options = NodeOptions { heartbeat, failure_timeout: "800ms", ..NodeOptions::default() };
     eprintln!("starting 3 zya-node processes on loopback ...");
     let cluster = Arc::new(Cluster::start(3, options).await?);
     let started = Instant::now();

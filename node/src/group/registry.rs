@@ -74,6 +74,11 @@ impl Registry {
         self.groups.write().expect("registry lock is never poisoned").insert(group.id, group);
     }
 
+    /// The channels to peer nodes, shared by every group.
+    pub fn pool(&self) -> Arc<ChannelPool> {
+        self.pool.clone()
+    }
+
     pub fn get(&self, group: u64) -> Option<Arc<Group>> {
         self.groups.read().expect("registry lock is never poisoned").get(&group).cloned()
     }

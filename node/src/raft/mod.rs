@@ -39,9 +39,10 @@ pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, BasicNode>;
 /// Timing of every group on a node.
 #[derive(Debug, Clone)]
 pub struct RaftTiming {
+    /// openraft's heartbeat interval: the timeout of one AppendEntries
+    /// RPC and the tick period. Groups do not heartbeat on their own (see
+    /// `crate::liveness`).
     pub heartbeat_ms: u64,
-    pub election_min_ms: u64,
-    pub election_max_ms: u64,
     /// Build a snapshot (and purge the log below it) after this many entries.
     pub snapshot_every: u64,
     /// Entries kept in the log below the last snapshot, so a briefly lagging
@@ -54,8 +55,11 @@ impl RaftTiming {
         openraft::Config {
             cluster_name: "zya".into(),
             heartbeat_interval: self.heartbeat_ms,
-            election_timeout_min: self.election_min_ms,
-            election_timeout_max: self.election_max_ms,
+            // openraft's own election timer is off; its upper bound is still
+            // the leader lease during which followers refuse to vote for
+            // another candidate, so keep it short.
+            election_timeout_min: self.heartbeat_ms * 2,
+            election_timeout_max: self.heartbeat_ms * 3,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every),
             max_in_snapshot_log_to_keep: self.log_keep,
             max_payload_entries: 256,

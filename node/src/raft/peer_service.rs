@@ -13,13 +13,15 @@ use tonic::{Request, Response, Status};
 use zya_proto::raft::peer_failure::Code as FailureCode;
 use zya_proto::raft::raft_peer_server::RaftPeer;
 use zya_proto::raft::raft_reply::Result as ReplyResult;
-use zya_proto::raft::{PeerFailure, RaftReply, RaftRequest};
+use zya_proto::raft::{LeadersReply, LeadersRequest, PeerFailure, PingReply, PingRequest, RaftReply, RaftRequest};
 
 use crate::group::{Group, Registry};
+use crate::liveness::LocalLeaders;
 
 pub struct PeerService {
     pub node_id: u64,
     pub registry: Arc<Registry>,
+    pub leaders: Arc<LocalLeaders>,
 }
 
 fn failure(code: FailureCode, message: String) -> RaftReply {
@@ -76,5 +78,18 @@ impl RaftPeer for PeerService {
             Ok((group, rpc)) => encode_result(group.raft.install_snapshot(rpc).await),
             Err(reply) => Response::new(reply),
         })
+    }
+
+    async fn ping(&self, _request: Request<PingRequest>) -> Result<Response<PingReply>, Status> {
+        Ok(Response::new(PingReply {
+            node_id: self.node_id,
+            incarnation: self.leaders.incarnation,
+            leaders_version: self.leaders.version(),
+        }))
+    }
+
+    async fn leaders(&self, _request: Request<LeadersRequest>) -> Result<Response<LeadersReply>, Status> {
+        let (leaders_version, group_ids) = self.leaders.snapshot();
+        Ok(Response::new(LeadersReply { node_id: self.node_id, leaders_version, group_ids }))
     }
 }
