@@ -75,7 +75,7 @@ impl Settings {
             listen: self.listen,
             advertise,
             timing: RaftTiming {
-                heartbeat_ms: self.heartbeat.as_millis() as u64,
+                rpc_timeout_ms: crate::raft::RAFT_RPC_TIMEOUT_MS,
                 snapshot_every: self.snapshot_every,
                 log_keep: self.log_keep,
             },

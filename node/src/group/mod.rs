@@ -57,10 +57,11 @@ impl Group {
         );
         let network = GroupNetworkFactory { group: id, pool };
         let raft = Raft::new(node_id, config, network, log, sm).await.map_err(|e| NodeError::Raft(e.to_string()))?;
-        // Quiescent group: the node's liveness task decides when to elect
-        // and when to heartbeat (see `crate::liveness`).
+        // Quiescent group: no timers of its own. The node's liveness task
+        // decides when to elect and when to heartbeat (see `crate::liveness`).
         raft.runtime_config().heartbeat(false);
         raft.runtime_config().elect(false);
+        raft.runtime_config().tick(false);
         let appender = Appender::start(raft.clone(), cancel.clone());
         Ok(Arc::new(Self { id, node_id, descriptor, raft, reader, appender, cancel }))
     }

@@ -40,6 +40,11 @@ impl ElectionTimers {
         false
     }
 
+    /// Whether any group is waiting to stand for election.
+    pub fn pending(&self) -> bool {
+        !self.deadlines.is_empty()
+    }
+
     /// Drops timers of groups no longer hosted.
     pub fn retain(&mut self, hosted: impl Fn(u64) -> bool) {
         self.deadlines.retain(|g, _| hosted(*g));

@@ -1,4 +1,10 @@
 //! The liveness task of a node (see the module doc for the picture).
+//!
+//! Cost is kept proportional to what happens, not to how many groups are
+//! hosted: every tick pings the peer nodes; all groups are examined only
+//! when a peer changed state, an election wait is pending, or once per
+//! `FULL_SCAN_PERIOD`; otherwise only groups that applied something since
+//! the last tick are looked at (their followers need the new commit index).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -6,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use openraft::ServerState;
 use rand::Rng;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use zya_proto::raft::raft_peer_client::RaftPeerClient;
 use zya_proto::raft::{LeadersRequest, PingRequest};
@@ -14,11 +21,16 @@ use super::decide::{ElectionTimers, Health};
 use super::peers::{AfterPing, Peers};
 use super::LocalLeaders;
 use crate::group::{Group, Registry};
+use crate::partition::apply::PartitionMeta;
 use crate::raft::network::ChannelPool;
+
+/// Every group is examined at least this often (lagging followers, lost
+/// leaders that no peer event revealed).
+const FULL_SCAN_PERIOD: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct LivenessConfig {
-    /// How often peers are pinged and groups examined.
+    /// How often peers are pinged.
     pub interval: Duration,
     /// A peer not answering for this long is down.
     pub failure_timeout: Duration,
@@ -28,61 +40,144 @@ pub struct LivenessConfig {
     pub election_delay_max: Duration,
 }
 
+/// State the driver keeps between ticks.
+struct Driver {
+    registry: Arc<Registry>,
+    local: Arc<LocalLeaders>,
+    cfg: LivenessConfig,
+    pool: Arc<ChannelPool>,
+    peers: Peers,
+    timers: ElectionTimers,
+    /// One receiver per group, to see which groups applied entries.
+    activity: HashMap<u64, watch::Receiver<PartitionMeta>>,
+    addrs: HashSet<String>,
+    up: HashSet<String>,
+    last_full_scan: Instant,
+}
+
 pub async fn run(registry: Arc<Registry>, local: Arc<LocalLeaders>, cfg: LivenessConfig, cancel: CancellationToken) {
-    let node_id = registry.node_id;
-    let pool = registry.pool();
-    let mut peers = Peers::new(cfg.failure_timeout);
-    let mut timers = ElectionTimers::default();
-    let mut heartbeat_applied: HashMap<u64, Option<u64>> = HashMap::new();
     let mut tick = tokio::time::interval(cfg.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let pool = registry.pool();
+    let peers = Peers::new(cfg.failure_timeout);
+    let mut d = Driver {
+        registry,
+        local,
+        cfg,
+        pool,
+        peers,
+        timers: ElectionTimers::default(),
+        activity: HashMap::new(),
+        addrs: HashSet::new(),
+        up: HashSet::new(),
+        last_full_scan: Instant::now() - FULL_SCAN_PERIOD,
+    };
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let groups = registry.all();
-        local.update(groups.iter().filter(|g| g.is_leader()).map(|g| g.id).collect());
+        d.tick().await;
+    }
+}
 
-        let addrs = peer_addrs(&groups, node_id);
-        peers.retain(&addrs);
-        let timeout = cfg.interval.max(Duration::from_millis(100));
-        let pings = futures::future::join_all(addrs.iter().map(|a| ping(&pool, a, node_id, timeout))).await;
+impl Driver {
+    async fn tick(&mut self) {
         let now = Instant::now();
-        let mut fetch = Vec::new();
-        for (addr, reply) in addrs.iter().zip(pings) {
-            if let Some((incarnation, version)) = reply {
-                if peers.record_ping(addr, incarnation, version, now) == AfterPing::FetchLeaders {
-                    fetch.push(addr.clone());
-                }
-            }
+        let full = now.duration_since(self.last_full_scan) >= FULL_SCAN_PERIOD || self.timers.pending();
+        let groups = self.registry.all();
+        if full {
+            self.refresh_groups(&groups);
         }
-        let fetched = futures::future::join_all(fetch.iter().map(|a| leaders(&pool, a, timeout))).await;
-        for (addr, reply) in fetch.iter().zip(fetched) {
-            if let Some((version, ids)) = reply {
-                peers.record_leaders(addr, version, ids);
-            }
-        }
-        let returned = peers.take_returned();
-
+        let peers_changed = self.ping_peers().await;
+        let returned = self.peers.take_returned();
         let now = Instant::now();
-        timers.retain(|g| registry.get(g).is_some());
-        heartbeat_applied.retain(|g, _| registry.get(*g).is_some());
+        let scan_all = full || peers_changed || !returned.is_empty();
+        if scan_all {
+            self.last_full_scan = now;
+        }
+        let node_id = self.registry.node_id;
+        let mut led = Vec::new();
         for g in &groups {
-            let (health, heartbeat) = examine(g, node_id, &peers, &returned, &mut heartbeat_applied, now);
-            let delay = random_delay(&cfg);
-            if timers.observe(g.id, health, now, delay) {
+            let active = self.activity.get_mut(&g.id).is_some_and(|rx| rx.has_changed().unwrap_or(false));
+            if let Some(rx) = self.activity.get_mut(&g.id) {
+                rx.mark_unchanged();
+            }
+            if !scan_all && !active {
+                if g.is_leader() {
+                    led.push(g.id);
+                }
+                continue;
+            }
+            let view = examine(g, node_id, &self.peers, &returned, active, now);
+            if view.health == Health::Led {
+                led.push(g.id);
+            }
+            if self.timers.observe(g.id, view.health, now, random_delay(&self.cfg)) {
                 tracing::info!(group = g.id, "leader lost; standing for election");
                 if let Err(e) = g.raft.trigger().elect().await {
                     tracing::warn!(group = g.id, error = %e, "could not start an election");
                 }
             }
-            if heartbeat {
+            if view.heartbeat {
                 if let Err(e) = g.raft.trigger().heartbeat().await {
                     tracing::warn!(group = g.id, error = %e, "could not send a heartbeat");
                 }
             }
+            // A leader that removed itself from the voters steps down on a
+            // tick; groups only tick while that is pending.
+            g.raft.runtime_config().tick(view.removed_leader);
         }
+        self.local.update(led);
+    }
+
+    /// Re-reads the peer addresses and activity receivers of all groups.
+    fn refresh_groups(&mut self, groups: &[Arc<Group>]) {
+        let node_id = self.registry.node_id;
+        let mut addrs = HashSet::new();
+        for g in groups {
+            let metrics = g.raft.metrics();
+            let m = metrics.borrow();
+            for (id, node) in m.membership_config.membership().nodes() {
+                if *id != node_id && !addrs.contains(node.addr.as_str()) {
+                    addrs.insert(node.addr.clone());
+                }
+            }
+            self.activity.entry(g.id).or_insert_with(|| g.reader.watch());
+        }
+        self.activity.retain(|id, _| groups.iter().any(|g| g.id == *id));
+        let hosted: HashSet<u64> = groups.iter().map(|g| g.id).collect();
+        self.timers.retain(|g| hosted.contains(&g));
+        self.peers.retain(&addrs);
+        self.addrs = addrs;
+    }
+
+    /// Pings every peer; returns whether any peer's state changed (went
+    /// down, or changed the set of groups it leads).
+    async fn ping_peers(&mut self) -> bool {
+        let node_id = self.registry.node_id;
+        let timeout = self.cfg.interval.max(Duration::from_millis(100));
+        let addrs: Vec<&String> = self.addrs.iter().collect();
+        let pings = futures::future::join_all(addrs.iter().map(|a| ping(&self.pool, a, node_id, timeout))).await;
+        let now = Instant::now();
+        let mut fetch = Vec::new();
+        for (addr, reply) in addrs.iter().zip(pings) {
+            if let Some((incarnation, version)) = reply {
+                if self.peers.record_ping(addr, incarnation, version, now) == AfterPing::FetchLeaders {
+                    fetch.push((*addr).clone());
+                }
+            }
+        }
+        let fetched = futures::future::join_all(fetch.iter().map(|a| leaders(&self.pool, a, timeout))).await;
+        for (addr, reply) in fetch.iter().zip(fetched) {
+            if let Some((version, ids)) = reply {
+                self.peers.record_leaders(addr, version, ids);
+            }
+        }
+        let up: HashSet<String> = self.addrs.iter().filter(|a| self.peers.is_up(a, now)).cloned().collect();
+        let changed = up != self.up || !fetch.is_empty();
+        self.up = up;
+        changed
     }
 }
 
@@ -91,38 +186,22 @@ fn random_delay(cfg: &LivenessConfig) -> Duration {
     Duration::from_millis(if hi > lo { rand::thread_rng().gen_range(lo..=hi) } else { lo })
 }
 
-/// Addresses of every other replica of every hosted group.
-fn peer_addrs(groups: &[Arc<Group>], node_id: u64) -> HashSet<String> {
-    let mut addrs = HashSet::new();
-    for g in groups {
-        let metrics = g.raft.metrics();
-        let m = metrics.borrow();
-        for (id, node) in m.membership_config.membership().nodes() {
-            if *id != node_id {
-                addrs.insert(node.addr.clone());
-            }
-        }
-    }
-    addrs
+/// What the driver should do for one group.
+struct View {
+    health: Health,
+    /// As leader: send a heartbeat now (followers have a new commit index
+    /// to learn, a reachable follower lags, or a peer just came back).
+    heartbeat: bool,
+    /// Leader no longer among the voters: let it tick so it steps down.
+    removed_leader: bool,
 }
 
-/// The group's health from this replica, and whether (as its leader) it
-/// should send a heartbeat now: followers have news to learn (a new commit),
-/// a follower lags and is reachable, or a peer just came back.
-fn examine(
-    g: &Group,
-    node_id: u64,
-    peers: &Peers,
-    returned: &HashSet<String>,
-    heartbeat_applied: &mut HashMap<u64, Option<u64>>,
-    now: Instant,
-) -> (Health, bool) {
+fn examine(g: &Group, node_id: u64, peers: &Peers, returned: &HashSet<String>, active: bool, now: Instant) -> View {
     let metrics = g.raft.metrics();
     let m = metrics.borrow();
     let membership = m.membership_config.membership();
+    let is_voter = membership.voter_ids().any(|v| v == node_id);
     if m.state == ServerState::Leader {
-        let applied = m.last_applied.map(|l| l.index);
-        let news = heartbeat_applied.insert(g.id, applied) != Some(applied);
         let last = m.last_log_index.unwrap_or(0);
         let lagging = m.replication.as_ref().is_some_and(|r| {
             r.iter().any(|(id, matched)| {
@@ -132,11 +211,10 @@ fn examine(
             })
         });
         let back = membership.nodes().any(|(id, n)| *id != node_id && returned.contains(&n.addr));
-        return (Health::Led, news || lagging || back);
+        return View { health: Health::Led, heartbeat: active || lagging || back, removed_leader: !is_voter };
     }
-    heartbeat_applied.remove(&g.id);
-    if !membership.voter_ids().any(|v| v == node_id) {
-        return (Health::NotVoter, false);
+    if !is_voter {
+        return View { health: Health::NotVoter, heartbeat: false, removed_leader: false };
     }
     let healthy = match m.current_leader {
         Some(l) if l != node_id && membership.voter_ids().any(|v| v == l) => {
@@ -144,7 +222,7 @@ fn examine(
         }
         _ => false,
     };
-    (if healthy { Health::Healthy } else { Health::Leaderless }, false)
+    View { health: if healthy { Health::Healthy } else { Health::Leaderless }, heartbeat: false, removed_leader: false }
 }
 
 async fn ping(pool: &ChannelPool, addr: &str, node_id: u64, timeout: Duration) -> Option<(u64, u64)> {

@@ -36,13 +36,17 @@ pub type LogId = openraft::LogId<NodeId>;
 pub type StoredMembership = openraft::StoredMembership<NodeId, BasicNode>;
 pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, BasicNode>;
 
+/// Default timeout of one Raft RPC between nodes.
+pub const RAFT_RPC_TIMEOUT_MS: u64 = 300;
+
 /// Timing of every group on a node.
 #[derive(Debug, Clone)]
 pub struct RaftTiming {
-    /// openraft's heartbeat interval: the timeout of one AppendEntries
-    /// RPC and the tick period. Groups do not heartbeat on their own (see
-    /// `crate::liveness`).
-    pub heartbeat_ms: u64,
+    /// Timeout of one AppendEntries RPC (openraft's `heartbeat_interval`;
+    /// groups do not heartbeat or tick on their own, see `crate::liveness`).
+    /// Twice this is the leader lease during which a follower that heard
+    /// from its leader refuses to vote for another candidate.
+    pub rpc_timeout_ms: u64,
     /// Build a snapshot (and purge the log below it) after this many entries.
     pub snapshot_every: u64,
     /// Entries kept in the log below the last snapshot, so a briefly lagging
@@ -54,12 +58,11 @@ impl RaftTiming {
     pub fn openraft_config(&self) -> openraft::Config {
         openraft::Config {
             cluster_name: "zya".into(),
-            heartbeat_interval: self.heartbeat_ms,
+            heartbeat_interval: self.rpc_timeout_ms,
             // openraft's own election timer is off; its upper bound is still
-            // the leader lease during which followers refuse to vote for
-            // another candidate, so keep it short.
-            election_timeout_min: self.heartbeat_ms * 2,
-            election_timeout_max: self.heartbeat_ms * 3,
+            // the leader lease, so keep it short.
+            election_timeout_min: self.rpc_timeout_ms * 2,
+            election_timeout_max: self.rpc_timeout_ms * 2 + 1,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every),
             max_in_snapshot_log_to_keep: self.log_keep,
             max_payload_entries: 256,
