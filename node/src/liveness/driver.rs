@@ -52,6 +52,9 @@ struct Driver {
     activity: HashMap<u64, watch::Receiver<PartitionMeta>>,
     addrs: HashSet<String>,
     up: HashSet<String>,
+    /// Groups this node leads, as of the last time each was examined (a new
+    /// leader applies an entry at once, so it is examined at once).
+    led: HashSet<u64>,
     last_full_scan: Instant,
 }
 
@@ -70,6 +73,7 @@ pub async fn run(registry: Arc<Registry>, local: Arc<LocalLeaders>, cfg: Livenes
         activity: HashMap::new(),
         addrs: HashSet::new(),
         up: HashSet::new(),
+        led: HashSet::new(),
         last_full_scan: Instant::now() - FULL_SCAN_PERIOD,
     };
     loop {
@@ -97,21 +101,22 @@ impl Driver {
             self.last_full_scan = now;
         }
         let node_id = self.registry.node_id;
-        let mut led = Vec::new();
+        if scan_all {
+            self.led.retain(|id| groups.iter().any(|g| g.id == *id));
+        }
         for g in &groups {
             let active = self.activity.get_mut(&g.id).is_some_and(|rx| rx.has_changed().unwrap_or(false));
             if let Some(rx) = self.activity.get_mut(&g.id) {
                 rx.mark_unchanged();
             }
             if !scan_all && !active {
-                if g.is_leader() {
-                    led.push(g.id);
-                }
                 continue;
             }
             let view = examine(g, node_id, &self.peers, &returned, active, now);
             if view.health == Health::Led {
-                led.push(g.id);
+                self.led.insert(g.id);
+            } else {
+                self.led.remove(&g.id);
             }
             if self.timers.observe(g.id, view.health, now, random_delay(&self.cfg)) {
                 tracing::info!(group = g.id, "leader lost; standing for election");
@@ -128,7 +133,7 @@ impl Driver {
             // tick; groups only tick while that is pending.
             g.raft.runtime_config().tick(view.removed_leader);
         }
-        self.local.update(led);
+        self.local.update(self.led.iter().copied().collect());
     }
 
     /// Re-reads the peer addresses and activity receivers of all groups.
