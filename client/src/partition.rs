@@ -16,6 +16,11 @@ use crate::Channels;
 /// election is usually under way); doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(25);
 const MAX_BACKOFF: Duration = Duration::from_millis(400);
+/// Longest wait for one replica's answer before trying another: a paused
+/// or cut-off node accepts connections but never answers, and the caller's
+/// deadline may be much longer than a failover. A write retried elsewhere
+/// is safe: message ids make it idempotent.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct PartitionClient {
     pub group: u64,
@@ -55,16 +60,23 @@ impl PartitionClient {
         let mut next_replica = 0usize;
         let mut unknown = false;
         let mut last = String::from("no replica tried");
+        // Replicas that did not answer in time during this call: tried
+        // again only when every other one fails too.
+        let mut silent: Vec<String> = Vec::new();
         loop {
-            let target = match self.known_leader() {
+            let target = match self.known_leader().filter(|l| !silent.contains(l)) {
                 Some(l) => l,
                 None => {
                     let replicas = self.replicas();
                     if replicas.is_empty() {
                         return Err(ClientError::Unavailable { last: "no replicas known".into() });
                     }
-                    next_replica = (next_replica + 1) % replicas.len();
-                    replicas[next_replica].clone()
+                    let answering: Vec<&String> = replicas.iter().filter(|r| !silent.contains(r)).collect();
+                    next_replica = next_replica.wrapping_add(1);
+                    match answering.is_empty() {
+                        true => replicas[next_replica % replicas.len()].clone(),
+                        false => answering[next_replica % answering.len()].clone(),
+                    }
                 }
             };
             let remaining = until.saturating_duration_since(Instant::now());
@@ -72,7 +84,7 @@ impl PartitionClient {
                 return Err(if unknown { ClientError::Timeout { last } } else { ClientError::Unavailable { last } });
             }
             let stub = self.channels.stub(&target)?;
-            match tokio::time::timeout(remaining, call(stub)).await {
+            match tokio::time::timeout(remaining.min(ATTEMPT_TIMEOUT), call(stub)).await {
                 Ok(Ok(v)) => {
                     *self.leader.lock().expect("lock is never poisoned") = Some(target);
                     return Ok(v);
@@ -99,8 +111,10 @@ impl PartitionClient {
                     Next::Fail(e) => return Err(e),
                 },
                 Err(_) => {
+                    self.forget_leader();
+                    silent.push(target.clone());
                     unknown = true;
-                    last = format!("{target}: no answer within the deadline");
+                    last = format!("{target}: no answer within {:?}", remaining.min(ATTEMPT_TIMEOUT));
                     continue;
                 }
             }

@@ -175,3 +175,36 @@ async fn given_node_wiped_when_it_rejoins_as_new_replica_then_it_catches_up_from
     assert!(report.is_valid(), "anomalies found:\n{report}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_leader_paused_when_appending_then_writes_move_on_and_nothing_is_lost() -> anyhow::Result<()> {
+    zya_tests::init_tracing();
+    phase("start 3 nodes and a partition");
+    let mut cluster = Cluster::start(3, NodeOptions::default()).await?;
+    let client = Arc::new(cluster.create_group(2, &[0, 1, 2], config("paused")).await?);
+    let recorder = Recorder::new();
+    let acked = Arc::new(AtomicU64::new(0));
+
+    phase("SIGSTOP the leader for 3 s while 4 writers append 3,000 messages");
+    let writers =
+        tokio::spawn(workload::publish(client.clone(), recorder.clone(), "paused", 4, 3000, 64, acked.clone()));
+    wait_acked(&acked, 500).await;
+    let leader = cluster.wait_leader(&client, Duration::from_secs(20)).await?;
+    recorder.record(0, Op::Fault { description: format!("SIGSTOP leader node-{leader}") });
+    cluster.pause(leader)?;
+    let during = acked.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(acked.load(Ordering::Relaxed) > during, "writes continued on a new leader during the pause");
+    cluster.resume(leader)?;
+    recorder.record(0, Op::Healed);
+    writers.await?;
+
+    phase("the old leader rejoins as a follower and every replica agrees");
+    cluster.wait_converged(&client, Duration::from_secs(30)).await?;
+    assert_eq!(workload::final_reads(&cluster, &client, "paused", &recorder).await?, 3);
+    let report = check(&recorder.history());
+    eprintln!("{report}");
+    assert!(report.is_valid(), "anomalies found:\n{report}");
+    assert_eq!(report.totals.publishes.ok, 3000);
+    Ok(())
+}
