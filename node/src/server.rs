@@ -39,7 +39,7 @@ pub enum ServeError {
 
 /// Runs the node until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ServeError> {
-    let store = Store::open(&config.data_dir)?;
+    let store = Store::open(&config.data_dir, &crate::storage::NODE_COLUMN_FAMILIES)?;
     let node_id = store.node_id()?;
     let span = tracing::info_span!("node", node_id);
     let _enter = span.enter();

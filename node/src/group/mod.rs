@@ -22,9 +22,9 @@ pub use retention::run_retention;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::NodeError;
-use crate::raft::network::{ChannelPool, GroupNetworkFactory};
 use crate::raft::{NodeId, Raft, RaftTiming};
 use crate::storage::{LogStore, PartitionReader, StateMachineStore, Store};
+use zya_raftstore::{ChannelPool, GroupNetworkFactory};
 
 /// One partition replica hosted by this node.
 pub struct Group {
@@ -55,7 +55,7 @@ impl Group {
         let config = Arc::new(
             timing.openraft_config().validate().map_err(|e| NodeError::bad_request(format!("raft config: {e}")))?,
         );
-        let network = GroupNetworkFactory { group: id, pool };
+        let network = GroupNetworkFactory::new(id, pool);
         let raft = Raft::new(node_id, config, network, log, sm).await.map_err(|e| NodeError::Raft(e.to_string()))?;
         // Quiescent group: no timers of its own. The node's liveness task
         // decides when to elect and when to heartbeat (see `crate::liveness`).

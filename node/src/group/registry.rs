@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Group, GroupDescriptor};
 use crate::error::NodeError;
-use crate::raft::network::ChannelPool;
 use crate::raft::{NodeId, RaftTiming};
 use crate::storage::keys::{self, CF_LOG, CF_META, CF_SM, META_DESCRIPTOR};
 use crate::storage::{snapshot, Store, StoreError};
+use zya_raftstore::ChannelPool;
 
 pub struct Registry {
     pub node_id: NodeId,

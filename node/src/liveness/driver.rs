@@ -22,7 +22,7 @@ use super::peers::{AfterPing, Peers};
 use super::LocalLeaders;
 use crate::group::{Group, Registry};
 use crate::partition::apply::PartitionMeta;
-use crate::raft::network::ChannelPool;
+use zya_raftstore::ChannelPool;
 
 /// Every group is examined at least this often (lagging followers, lost
 /// leaders that no peer event revealed).
@@ -161,7 +161,8 @@ impl Driver {
     /// down, or changed the set of groups it leads).
     async fn ping_peers(&mut self) -> bool {
         let node_id = self.registry.node_id;
-        let timeout = self.cfg.interval.max(Duration::from_millis(100));
+        // Generous: a busy peer answering late is not a dead one.
+        let timeout = (self.cfg.failure_timeout / 2).max(self.cfg.interval);
         let addrs: Vec<&String> = self.addrs.iter().collect();
         let pings = futures::future::join_all(addrs.iter().map(|a| ping(&self.pool, a, node_id, timeout))).await;
         let now = Instant::now();

@@ -2,7 +2,7 @@
 //!
 //! We use openraft 0.9 (the stable line) and do multi-raft ourselves: every
 //! peer RPC carries the group id and the target replica's node id
-//! (`network`), one tonic endpoint per node dispatches to the group's `Raft`
+//! (`zya_raftstore::network`), one tonic endpoint per node dispatches to the group's `Raft`
 //! (`peer_service`), and each destination node gets one shared HTTP/2
 //! channel that all groups multiplex over.
 //!
@@ -11,7 +11,6 @@
 //! id and must be added to groups as a new replica, so it cannot vote with a
 //! forgotten history (openraft FAQ, "reuse node id").
 
-pub mod network;
 pub mod peer_service;
 
 use openraft::{BasicNode, Entry, TokioRuntime};

@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{IteratorMode, ReadOptions, WriteBatch};
 
-use super::db::{Store, StoreError};
 use super::keys::{self, CF_SM};
 use super::state_machine::SmMeta;
+use super::{Store, StoreError};
 use crate::raft::SnapshotMeta;
 
 const MAGIC: &[u8; 8] = b"ZYASNAP1";

@@ -19,9 +19,9 @@ use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::db::{Store, StoreError};
 use super::keys::{self, CF_SM, SM_CONSUMER};
 use super::snapshot;
+use super::{Store, StoreError};
 use crate::partition::apply::{Applier, Lookup, Mutation, PartitionMeta};
 use crate::partition::{CommandResponse, ConsumerState, Record};
 use crate::raft::{LogId, NodeId, SnapshotMeta, StoredMembership, TypeConfig};

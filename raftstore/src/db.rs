@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 
-use super::keys::{COLUMN_FAMILIES, NODE_IDENTITY_KEY};
-use super::sync::Syncer;
+use crate::keys::{CF_LOG, CF_META, NODE_IDENTITY_KEY};
+use crate::sync::Syncer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -47,18 +47,20 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database under `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+    /// Opens (creating if needed) the database under `data_dir`, with the
+    /// Raft column families plus `extra_cfs`.
+    pub fn open(data_dir: &Path, extra_cfs: &[&str]) -> Result<Self, StoreError> {
         let path = data_dir.join("db");
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
         opts.set_bytes_per_sync(1 << 20);
-        let cfs = COLUMN_FAMILIES.iter().map(|name| {
+        let names = [CF_LOG, CF_META].into_iter().chain(extra_cfs.iter().copied());
+        let cfs = names.map(|name| {
             let mut cf = Options::default();
             cf.set_write_buffer_size(32 << 20);
-            ColumnFamilyDescriptor::new(*name, cf)
+            ColumnFamilyDescriptor::new(name, cf)
         });
         let db = DB::open_cf_descriptors(&opts, &path, cfs)
             .map_err(|source| StoreError::Open { path: path.clone(), source })?;

@@ -18,9 +18,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use openraft::storage::LogFlushed;
+use openraft::RaftTypeConfig;
 use tokio::sync::mpsc;
 
-use crate::raft::TypeConfig;
+/// A completion to run once the WAL is synced (an openraft `LogFlushed` of
+/// any group's type).
+type Completion = Box<dyn FnOnce(Result<(), std::io::Error>) + Send>;
 
 /// Appends waiting for an fsync. When full, `append` waits for room, which
 /// slows Raft's log IO down to the disk's pace instead of queueing without
@@ -30,14 +33,14 @@ pub const SYNC_QUEUE_CAPACITY: usize = 4096;
 /// Handle to the syncer thread.
 #[derive(Clone)]
 pub struct Syncer {
-    tx: mpsc::Sender<LogFlushed<TypeConfig>>,
+    tx: mpsc::Sender<Completion>,
 }
 
 impl Syncer {
     /// Starts the syncer thread. It stops once every `Syncer` handle is
     /// dropped, after completing what was queued.
     pub fn start(db: Arc<rocksdb::DB>) -> (Self, JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel::<LogFlushed<TypeConfig>>(SYNC_QUEUE_CAPACITY);
+        let (tx, mut rx) = mpsc::channel::<Completion>(SYNC_QUEUE_CAPACITY);
         let handle = std::thread::Builder::new()
             .name("zya-wal-sync".into())
             .spawn(move || {
@@ -56,7 +59,7 @@ impl Syncer {
                             Ok(()) => Ok(()),
                             Err(e) => Err(std::io::Error::other(e.to_string())),
                         };
-                        cb.log_io_completed(r);
+                        cb(r);
                     }
                 }
             })
@@ -68,7 +71,8 @@ impl Syncer {
     ///
     /// Cancel-safe: dropping the future before it resolves drops the callback,
     /// and openraft then sees the append as not completed.
-    pub async fn after_sync(&self, callback: LogFlushed<TypeConfig>) -> Result<(), std::io::Error> {
-        self.tx.send(callback).await.map_err(|_| std::io::Error::other("WAL syncer stopped"))
+    pub async fn after_sync<C: RaftTypeConfig>(&self, callback: LogFlushed<C>) -> Result<(), std::io::Error> {
+        let completion: Completion = Box::new(move |r| callback.log_io_completed(r));
+        self.tx.send(completion).await.map_err(|_| std::io::Error::other("WAL syncer stopped"))
     }
 }

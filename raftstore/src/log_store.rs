@@ -1,4 +1,4 @@
-//! openraft's log storage for one group, on the node's shared RocksDB.
+//! openraft's log storage for one group, on a shared RocksDB.
 //!
 //! Entries are stored as `[format version][bincode(Entry)]` under
 //! `group ‖ index`. `append` does not fsync itself: it queues openraft's
@@ -8,17 +8,17 @@
 //! needed between appends, truncations and purges of one group.
 
 use std::fmt::Debug;
+use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
-use openraft::{Entry, RaftLogId, RaftLogReader, StorageError, StorageIOError, Vote};
+use openraft::{LogId, RaftLogId, RaftLogReader, RaftTypeConfig, StorageError, StorageIOError, Vote};
 use rocksdb::{Direction, IteratorMode, WriteBatch};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::keys::{self, CF_LOG, CF_META, META_COMMITTED, META_PURGED, META_VOTE};
-use super::Store;
-use crate::raft::{LogId, NodeId, TypeConfig};
+use crate::keys::{self, CF_LOG, CF_META, META_COMMITTED, META_PURGED, META_VOTE};
+use crate::Store;
 
 /// Format version of stored log entries and Raft metadata.
 const LOG_FORMAT_V1: u8 = 1;
@@ -37,17 +37,28 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, std::io::Error> {
     }
 }
 
-#[derive(Clone)]
-pub struct LogStore {
+/// The log of one group of type `C`.
+pub struct LogStore<C> {
     group: u64,
     store: Store,
+    _types: PhantomData<fn() -> C>,
 }
 
-type SResult<T> = Result<T, StorageError<NodeId>>;
+impl<C> Clone for LogStore<C> {
+    fn clone(&self) -> Self {
+        Self { group: self.group, store: self.store.clone(), _types: PhantomData }
+    }
+}
 
-impl LogStore {
+type SResult<T, C> = Result<T, StorageError<<C as RaftTypeConfig>::NodeId>>;
+
+impl<C> LogStore<C>
+where
+    C: RaftTypeConfig,
+    C::Entry: Serialize + DeserializeOwned,
+{
     pub fn new(store: Store, group: u64) -> Self {
-        Self { group, store }
+        Self { group, store, _types: PhantomData }
     }
 
     fn get_meta<T: DeserializeOwned>(&self, tag: u8) -> Result<Option<T>, std::io::Error> {
@@ -58,7 +69,7 @@ impl LogStore {
         }
     }
 
-    fn last_log_id(&self) -> Result<Option<LogId>, std::io::Error> {
+    fn last_log_id(&self) -> Result<Option<LogId<C::NodeId>>, std::io::Error> {
         let cf = self.store.cf(CF_LOG);
         let mut it = self.store.db.raw_iterator_cf(cf);
         it.seek_for_prev(keys::log_key(self.group, u64::MAX));
@@ -69,19 +80,23 @@ impl LogStore {
         let (Some(key), Some(value)) = (it.key(), it.value()) else { return Ok(None) };
         match keys::parse_log_key(key) {
             Some((g, _)) if g == self.group => {
-                let entry: Entry<TypeConfig> = decode(value)?;
-                Ok(Some(*entry.get_log_id()))
+                let entry: C::Entry = decode(value)?;
+                Ok(Some(entry.get_log_id().clone()))
             }
             _ => Ok(None),
         }
     }
 }
 
-impl RaftLogReader<TypeConfig> for LogStore {
+impl<C> RaftLogReader<C> for LogStore<C>
+where
+    C: RaftTypeConfig,
+    C::Entry: Serialize + DeserializeOwned,
+{
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
         &mut self,
         range: RB,
-    ) -> SResult<Vec<Entry<TypeConfig>>> {
+    ) -> SResult<Vec<C::Entry>, C> {
         let start = match range.start_bound() {
             Bound::Included(s) => *s,
             Bound::Excluded(s) => s + 1,
@@ -103,31 +118,36 @@ impl RaftLogReader<TypeConfig> for LogStore {
     }
 }
 
-impl RaftLogStorage<TypeConfig> for LogStore {
+impl<C> RaftLogStorage<C> for LogStore<C>
+where
+    C: RaftTypeConfig,
+    C::Entry: Serialize + DeserializeOwned,
+{
     type LogReader = Self;
 
-    async fn get_log_state(&mut self) -> SResult<LogState<TypeConfig>> {
-        let last_purged: Option<LogId> = self.get_meta(META_PURGED).map_err(|e| StorageIOError::read_logs(&e))?;
+    async fn get_log_state(&mut self) -> SResult<LogState<C>, C> {
+        let last_purged: Option<LogId<C::NodeId>> =
+            self.get_meta(META_PURGED).map_err(|e| StorageIOError::read_logs(&e))?;
         let last = self.last_log_id().map_err(|e| StorageIOError::read_logs(&e))?;
-        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last.or(last_purged) })
+        Ok(LogState { last_purged_log_id: last_purged.clone(), last_log_id: last.or(last_purged) })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
         self.clone()
     }
 
-    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> SResult<()> {
+    async fn save_vote(&mut self, vote: &Vote<C::NodeId>) -> SResult<(), C> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.store.cf(CF_META), keys::meta_key(self.group, META_VOTE), encode(vote));
         self.store.write_synced(batch).map_err(|e| StorageIOError::write_vote(&e))?;
         Ok(())
     }
 
-    async fn read_vote(&mut self) -> SResult<Option<Vote<NodeId>>> {
+    async fn read_vote(&mut self) -> SResult<Option<Vote<C::NodeId>>, C> {
         Ok(self.get_meta(META_VOTE).map_err(|e| StorageIOError::read_vote(&e))?)
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId>) -> SResult<()> {
+    async fn save_committed(&mut self, committed: Option<LogId<C::NodeId>>) -> SResult<(), C> {
         // Not synced: a lost committed index is only re-learned from the leader.
         let mut batch = WriteBatch::default();
         batch.put_cf(self.store.cf(CF_META), keys::meta_key(self.group, META_COMMITTED), encode(&committed));
@@ -135,14 +155,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(())
     }
 
-    async fn read_committed(&mut self) -> SResult<Option<LogId>> {
-        let c: Option<Option<LogId>> = self.get_meta(META_COMMITTED).map_err(|e| StorageIOError::read(&e))?;
+    async fn read_committed(&mut self) -> SResult<Option<LogId<C::NodeId>>, C> {
+        let c: Option<Option<LogId<C::NodeId>>> =
+            self.get_meta(META_COMMITTED).map_err(|e| StorageIOError::read(&e))?;
         Ok(c.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> SResult<()>
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<C>) -> SResult<(), C>
     where
-        I: IntoIterator<Item = Entry<TypeConfig>> + Send,
+        I: IntoIterator<Item = C::Entry> + Send,
         I::IntoIter: Send,
     {
         let cf = self.store.cf(CF_LOG);
@@ -155,7 +176,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(())
     }
 
-    async fn truncate(&mut self, log_id: LogId) -> SResult<()> {
+    async fn truncate(&mut self, log_id: LogId<C::NodeId>) -> SResult<(), C> {
         let cf = self.store.cf(CF_LOG);
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(cf, keys::log_key(self.group, log_id.index).to_vec(), keys::group_end(self.group));
@@ -163,7 +184,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(())
     }
 
-    async fn purge(&mut self, log_id: LogId) -> SResult<()> {
+    async fn purge(&mut self, log_id: LogId<C::NodeId>) -> SResult<(), C> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.store.cf(CF_META), keys::meta_key(self.group, META_PURGED), encode(&log_id));
         batch.delete_range_cf(

@@ -1,6 +1,7 @@
 //! Outgoing Raft RPCs of every group, over one shared channel per peer node.
 //!
-//! openraft asks a group's [`GroupNetworkFactory`] for a client per target
+//! Generic over the group's Raft types, so partition groups and the
+//! catalogue share it. openraft asks a group's [`GroupNetworkFactory`] for a client per target
 //! replica. All groups share a [`ChannelPool`]: one lazily connected HTTP/2
 //! channel per destination address, so thousands of groups to the same node
 //! cost one TCP connection. Each request carries the group id and the target
@@ -8,6 +9,7 @@
 //! for a node id that is not its own.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
     VoteResponse,
 };
-use openraft::BasicNode;
+use openraft::{BasicNode, RaftTypeConfig};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::transport::{Channel, Endpoint};
@@ -25,7 +27,17 @@ use zya_proto::raft::raft_peer_client::RaftPeerClient;
 use zya_proto::raft::raft_reply::Result as ReplyResult;
 use zya_proto::raft::{RaftReply, RaftRequest};
 
-use super::{NodeId, TypeConfig};
+type NodeId = u64;
+
+/// What a group's Raft types must be for this transport: numeric node ids,
+/// address nodes, and serde-encodable entries.
+pub trait NetworkTypes: RaftTypeConfig<NodeId = NodeId, Node = BasicNode> {}
+impl<C> NetworkTypes for C
+where
+    C: RaftTypeConfig<NodeId = NodeId, Node = BasicNode>,
+    C::Entry: serde::Serialize + DeserializeOwned,
+{
+}
 
 /// One HTTP/2 channel per peer address, shared by every group.
 #[derive(Default)]
@@ -51,30 +63,42 @@ impl ChannelPool {
 }
 
 /// Creates clients for one group's replicas.
-pub struct GroupNetworkFactory {
-    pub group: u64,
-    pub pool: Arc<ChannelPool>,
+pub struct GroupNetworkFactory<C> {
+    group: u64,
+    pool: Arc<ChannelPool>,
+    _types: PhantomData<fn() -> C>,
 }
 
-impl RaftNetworkFactory<TypeConfig> for GroupNetworkFactory {
-    type Network = PeerClient;
+impl<C> GroupNetworkFactory<C> {
+    pub fn new(group: u64, pool: Arc<ChannelPool>) -> Self {
+        Self { group, pool, _types: PhantomData }
+    }
+}
+
+impl<C> RaftNetworkFactory<C> for GroupNetworkFactory<C>
+where
+    C: NetworkTypes,
+    C::Entry: serde::Serialize + DeserializeOwned,
+{
+    type Network = PeerClient<C>;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
-        PeerClient { group: self.group, target, addr: node.addr.clone(), pool: self.pool.clone() }
+        PeerClient { group: self.group, target, addr: node.addr.clone(), pool: self.pool.clone(), _types: PhantomData }
     }
 }
 
 /// A group's client for one target replica.
-pub struct PeerClient {
+pub struct PeerClient<C> {
     group: u64,
     target: NodeId,
     addr: String,
     pool: Arc<ChannelPool>,
+    _types: PhantomData<fn() -> C>,
 }
 
 type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, BasicNode, RaftError<NodeId, E>>;
 
-impl PeerClient {
+impl<C: NetworkTypes> PeerClient<C> {
     async fn call<Req, Resp, E>(&self, kind: Kind, req: &Req, option: &RPCOption) -> Result<Resp, RpcErr<E>>
     where
         Req: Serialize,
@@ -127,10 +151,14 @@ enum Kind {
     Snapshot,
 }
 
-impl RaftNetwork<TypeConfig> for PeerClient {
+impl<C> RaftNetwork<C> for PeerClient<C>
+where
+    C: NetworkTypes,
+    C::Entry: serde::Serialize + DeserializeOwned,
+{
     async fn append_entries(
         &mut self,
-        rpc: AppendEntriesRequest<TypeConfig>,
+        rpc: AppendEntriesRequest<C>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
         self.call(Kind::Append, &rpc, &option).await
@@ -138,7 +166,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
 
     async fn install_snapshot(
         &mut self,
-        rpc: InstallSnapshotRequest<TypeConfig>,
+        rpc: InstallSnapshotRequest<C>,
         option: RPCOption,
     ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
         self.call(Kind::Snapshot, &rpc, &option).await
