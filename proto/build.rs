@@ -2,7 +2,7 @@
 //! needs no system `protoc`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["zya/raft.proto", "zya/node.proto"];
+    let files = ["zya/raft.proto", "zya/node.proto", "zya/catalogue.proto"];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

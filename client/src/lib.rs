@@ -1,5 +1,5 @@
-//! Client of Zya's storage nodes, shared by the gateway, the allocator, the
-//! CLI and the tests.
+//! Clients of Zya's storage nodes and of the allocators' catalogue, shared by
+//! the gateway, the allocator, the nodes, the CLI and the tests.
 //!
 //! A [`PartitionClient`] talks to the replicas of one partition. Writes go to
 //! the leader; when a replica answers `NOT_LEADER` the client follows the
@@ -8,11 +8,14 @@
 //! when the deadline passes does the caller see `Unavailable` (no quorum) or
 //! `Timeout` (a write was sent and its outcome is unknown).
 
+mod catalogue;
 mod error;
 mod partition;
 mod pool;
 
+pub use catalogue::{CatalogueClient, CatalogueError};
 pub use error::{error_detail, ClientError, RejectCode};
 pub use partition::PartitionClient;
 pub use pool::Channels;
+pub use zya_proto::catalogue as catalogue_pb;
 pub use zya_proto::node as pb;

@@ -24,6 +24,8 @@ pub struct NodeOptions {
     pub log_keep: u64,
     pub retention_interval: &'static str,
     pub fault_ack_before_replication: bool,
+    /// Allocators the nodes register with (none: standalone nodes).
+    pub allocators: Vec<String>,
 }
 
 impl Default for NodeOptions {
@@ -37,6 +39,7 @@ impl Default for NodeOptions {
             log_keep: 1000,
             retention_interval: "30s",
             fault_ack_before_replication: false,
+            allocators: Vec::new(),
         }
     }
 }
@@ -90,7 +93,7 @@ pub fn bin_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("bind a free port")?;
     Ok(l.local_addr()?.port())
 }
@@ -157,6 +160,9 @@ impl Cluster {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .kill_on_drop(true);
+        if !o.allocators.is_empty() {
+            cmd.args(["--allocators", &o.allocators.join(","), "--report-interval", "200ms"]);
+        }
         if o.fault_ack_before_replication {
             cmd.arg("--test-fault-ack-before-replication");
         }

@@ -17,6 +17,9 @@ pub struct Config {
     pub liveness: LivenessConfig,
     pub write_timeout: Duration,
     pub retention_interval: Duration,
+    /// Allocators to register with and report load to (none: standalone).
+    pub allocators: Vec<String>,
+    pub report_interval: Duration,
     /// Test-only: acknowledge appends before replication (negative control).
     pub fault_ack_before_replication: bool,
 }
@@ -35,6 +38,8 @@ pub struct Settings {
     pub log_keep: u64,
     pub write_timeout: Duration,
     pub retention_interval: Duration,
+    pub allocators: Vec<String>,
+    pub report_interval: Duration,
     pub fault_ack_before_replication: bool,
 }
 
@@ -87,6 +92,8 @@ impl Settings {
             },
             write_timeout: self.write_timeout,
             retention_interval: self.retention_interval,
+            allocators: self.allocators,
+            report_interval: self.report_interval,
             fault_ack_before_replication: self.fault_ack_before_replication,
         })
     }

@@ -10,9 +10,11 @@
 //! - [`group`]: a hosted replica, its append pipeline and retention; the registry.
 //! - [`liveness`]: node-level failure detection driving elections and heartbeats.
 //! - [`api`]: the `Partition` gRPC service.
+//! - [`catalogue_link`]: registration and load reports to the allocators.
 //! - [`server`]: start-up and shutdown.
 
 pub mod api;
+pub mod catalogue_link;
 pub mod config;
 pub mod error;
 pub mod group;

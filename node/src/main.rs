@@ -48,6 +48,13 @@ struct Args {
     /// How often retention is applied.
     #[arg(long, env = "ZYA_RETENTION_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
     retention_interval: Duration,
+    /// Allocators (host:port, comma separated) to register with and report
+    /// load to. Without them the node runs standalone.
+    #[arg(long, env = "ZYA_ALLOCATORS", value_delimiter = ',')]
+    allocators: Vec<String>,
+    /// How often load is reported to the catalogue.
+    #[arg(long, env = "ZYA_REPORT_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    report_interval: Duration,
     /// Test only: acknowledge appends before replication (loses data).
     #[arg(long, hide = true)]
     test_fault_ack_before_replication: bool,
@@ -75,6 +82,8 @@ async fn main() -> anyhow::Result<()> {
         log_keep: args.log_keep,
         write_timeout: args.write_timeout,
         retention_interval: args.retention_interval,
+        allocators: args.allocators,
+        report_interval: args.report_interval,
         fault_ack_before_replication: args.test_fault_ack_before_replication,
     }
     .validate()

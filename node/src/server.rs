@@ -57,6 +57,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
     let leaders = Arc::new(LocalLeaders::default());
     tracker.spawn(liveness::run(registry.clone(), leaders.clone(), config.liveness.clone(), shutdown.child_token()));
 
+    if !config.allocators.is_empty() {
+        tracker.spawn(crate::catalogue_link::run(
+            registry.clone(),
+            config.advertise.clone(),
+            config.allocators.clone(),
+            config.report_interval,
+            shutdown.child_token(),
+        ));
+    }
     let partition = PartitionService {
         registry: registry.clone(),
         addr: config.advertise.clone(),

@@ -1,5 +1,6 @@
-//! Zya's wire definitions: the Raft peer service between storage nodes and the
-//! partition service that gateways, the allocator and tools call.
+//! Zya's wire definitions: the Raft peer service between storage nodes (and
+//! between catalogue replicas), the partition service that gateways, the
+//! allocator and tools call, and the allocators' catalogue service.
 //!
 //! This crate is a pure codec: generated types and service stubs only, no
 //! runtime and no domain types. Each service crate converts at its boundary.
@@ -12,4 +13,9 @@ pub mod raft {
 /// The storage node's partition service (`zya.node.v1`).
 pub mod node {
     tonic::include_proto!("zya.node.v1");
+}
+
+/// The allocators' catalogue service (`zya.catalogue.v1`).
+pub mod catalogue {
+    tonic::include_proto!("zya.catalogue.v1");
 }

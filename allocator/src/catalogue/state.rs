@@ -1,0 +1,584 @@
+//! The catalogue itself and its pure, deterministic `apply`.
+//!
+//! Every catalogue replica applies the same committed commands in the same
+//! order and must end in the same state with the same responses, so `apply`
+//! reads nothing but `self` and the command (no clock, no randomness, no IO)
+//! and refuses bad commands with a [`Rejection`] instead of panicking. It
+//! re-checks rights and placements even though the allocator checked them
+//! before proposing: rights can be revoked, members removed and group ids
+//! taken between the check and the commit.
+//!
+//! Snapshots are `[format version] ++ bincode(Catalogue)`; an unknown version
+//! is refused rather than misread.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::command::{CatalogueCommand, CatalogueResponse, Rejection};
+use super::model::{Member, MemberKind, ModelError, NodeId, PartitionPlacement, Scope, Topic, TopicKey};
+use crate::placement::Candidate;
+
+const CATALOGUE_FORMAT_V1: u8 = 1;
+
+type Applied = Result<CatalogueResponse, Rejection>;
+
+/// The replicated cluster catalogue. Fields are public for reading; change
+/// them only through [`Catalogue::apply`], or replicas diverge.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Catalogue {
+    pub members: BTreeMap<NodeId, Member>,
+    pub topics: BTreeMap<TopicKey, Topic>,
+    pub cluster_admins: BTreeSet<String>,
+    /// Users granted the right to create global topics.
+    pub topic_creators: BTreeSet<String>,
+    /// The next group id `ReserveGroupIds` hands out; starts at 1.
+    pub next_group_id: u64,
+    /// Group ids of deleted topics. Storage nodes drop a deleted group's data
+    /// on their own schedule, so an id must never come back: a new group
+    /// under an old id could meet the old group's stale Raft state.
+    pub retired_group_ids: BTreeSet<u64>,
+}
+
+impl Default for Catalogue {
+    fn default() -> Self {
+        Self {
+            members: BTreeMap::new(),
+            topics: BTreeMap::new(),
+            cluster_admins: BTreeSet::new(),
+            topic_creators: BTreeSet::new(),
+            next_group_id: 1,
+            retired_group_ids: BTreeSet::new(),
+        }
+    }
+}
+
+impl Catalogue {
+    /// Applies one committed command. Pure and deterministic; a refusal
+    /// leaves the catalogue unchanged.
+    pub fn apply(&mut self, cmd: &CatalogueCommand) -> CatalogueResponse {
+        use CatalogueCommand as C;
+        let applied = match cmd {
+            C::RegisterMember { member } => self.register_member(member),
+            C::RemoveMember { id } => self.remove_member(*id),
+            C::SetDecommissioning { id, on } => match self.members.get_mut(id) {
+                Some(m) => {
+                    m.decommissioning = *on;
+                    Ok(CatalogueResponse::Done)
+                }
+                None => Err(Rejection::UnknownMember { id: *id }),
+            },
+            C::ReserveGroupIds { count } => self.reserve_group_ids(*count),
+            C::CreateTopic { topic } => self.create_topic(topic),
+            C::DeleteTopic { key, by } => self.delete_topic(key, by),
+            C::ReplaceReplica { group_id, old, new } => self.replace_replica(*group_id, *old, *new),
+            C::GrantCreateTopics { user } => grant(&mut self.topic_creators, user),
+            C::RevokeCreateTopics { user } => {
+                self.topic_creators.remove(user);
+                Ok(CatalogueResponse::Done)
+            }
+            C::GrantClusterAdmin { user } => grant(&mut self.cluster_admins, user),
+            C::AddTopicAdmin { key, user, by } => self.add_topic_admin(key, user, by),
+        };
+        applied.unwrap_or_else(CatalogueResponse::Rejected)
+    }
+
+    fn register_member(&mut self, member: &Member) -> Applied {
+        if member.addr.is_empty() {
+            return Err(Rejection::bad_request(format!("member {} has no address", member.id)));
+        }
+        let Some(known) = self.members.get_mut(&member.id) else {
+            self.members.insert(member.id, member.clone());
+            return Ok(CatalogueResponse::Done);
+        };
+        let hosts_replicas =
+            || self.topics.values().flat_map(|t| &t.partitions).any(|p| p.replicas.contains(&member.id));
+        if known.kind == MemberKind::StorageNode && member.kind != MemberKind::StorageNode && hosts_replicas() {
+            return Err(Rejection::bad_request(format!(
+                "member {} hosts replicas and cannot stop being a storage node",
+                member.id
+            )));
+        }
+        known.kind = member.kind;
+        known.addr.clone_from(&member.addr);
+        Ok(CatalogueResponse::Done)
+    }
+
+    fn remove_member(&mut self, id: NodeId) -> Applied {
+        if !self.members.contains_key(&id) {
+            return Err(Rejection::UnknownMember { id });
+        }
+        let hosted = self.replicas_on(id).len();
+        if hosted > 0 {
+            return Err(Rejection::bad_request(format!(
+                "member {id} still hosts {hosted} replicas; replace them before removing it"
+            )));
+        }
+        self.members.remove(&id);
+        Ok(CatalogueResponse::Done)
+    }
+
+    fn reserve_group_ids(&mut self, count: u32) -> Applied {
+        if count == 0 {
+            return Err(Rejection::bad_request("reserve at least one group id"));
+        }
+        let first = self.next_group_id;
+        self.next_group_id = first
+            .checked_add(u64::from(count))
+            .ok_or_else(|| Rejection::bad_request("the group id space is exhausted"))?;
+        Ok(CatalogueResponse::GroupIds { first, count })
+    }
+
+    fn create_topic(&mut self, topic: &Topic) -> Applied {
+        let key = &topic.key;
+        if !self.can_create(&topic.owner, &key.scope) {
+            return Err(Rejection::NotAuthorized { user: topic.owner.clone(), action: format!("create topic {key}") });
+        }
+        topic.check_shape().map_err(|e| Rejection::bad_request(e.to_string()))?;
+        if self.topics.contains_key(key) {
+            return Err(Rejection::TopicExists { key: key.clone() });
+        }
+        let used: BTreeSet<u64> = self.topics.values().flat_map(Topic::group_ids).collect();
+        for p in &topic.partitions {
+            let g = p.group_id;
+            if g >= self.next_group_id {
+                return Err(Rejection::bad_request(format!("group id {g} was never reserved")));
+            }
+            if used.contains(&g) || self.retired_group_ids.contains(&g) {
+                return Err(Rejection::bad_request(format!("group id {g} is taken; group ids are never reused")));
+            }
+            for &node in &p.replicas {
+                self.check_replica_host(node)?;
+            }
+        }
+        let mut stored = topic.clone();
+        stored.admins.insert(stored.owner.clone());
+        self.topics.insert(key.clone(), stored.clone());
+        Ok(CatalogueResponse::TopicCreated(stored))
+    }
+
+    fn delete_topic(&mut self, key: &TopicKey, by: &str) -> Applied {
+        let topic = self.administered(key, by, "delete")?;
+        let groups: Vec<u64> = topic.group_ids().collect();
+        let removed = self.topics.remove(key).expect("administered() found it");
+        self.retired_group_ids.extend(groups);
+        Ok(CatalogueResponse::TopicDeleted(removed))
+    }
+
+    fn add_topic_admin(&mut self, key: &TopicKey, user: &str, by: &str) -> Applied {
+        self.administered(key, by, "add an admin to")?;
+        if user.is_empty() {
+            return Err(Rejection::bad_request("empty user name"));
+        }
+        if key.local_owner().is_some_and(|owner| owner != user) {
+            return Err(Rejection::bad_request(format!("only its owner administers local topic {key}")));
+        }
+        self.topics.get_mut(key).expect("administered() found it").admins.insert(user.to_owned());
+        Ok(CatalogueResponse::Done)
+    }
+
+    /// The topic at `key` if `by` holds admin rights on it. Another user's
+    /// local topic is refused before looking it up, so its existence does
+    /// not leak.
+    fn administered(&self, key: &TopicKey, by: &str, verb: &str) -> Result<&Topic, Rejection> {
+        let refuse = || Rejection::NotAuthorized { user: by.to_owned(), action: format!("{verb} topic {key}") };
+        if key.local_owner().is_some_and(|owner| owner != by) && !self.cluster_admins.contains(by) {
+            return Err(refuse());
+        }
+        let topic = self.topics.get(key).ok_or_else(|| Rejection::TopicNotFound { key: key.clone() })?;
+        if !self.can_delete(by, topic) {
+            return Err(refuse());
+        }
+        Ok(topic)
+    }
+
+    fn replace_replica(&mut self, group_id: u64, old: NodeId, new: NodeId) -> Applied {
+        let (key, index) = self
+            .topics
+            .values()
+            .find_map(|t| t.partitions.iter().position(|p| p.group_id == group_id).map(|i| (t.key.clone(), i)))
+            .ok_or(Rejection::UnknownGroup { group_id })?;
+        let replicas = &self.topics[&key].partitions[index].replicas;
+        let Some(slot) = replicas.iter().position(|&r| r == old) else {
+            return Err(Rejection::bad_request(format!("node {old} is not a replica of group {group_id}")));
+        };
+        if replicas.contains(&new) {
+            return Err(Rejection::bad_request(format!("node {new} is already a replica of group {group_id}")));
+        }
+        self.check_replica_host(new)?;
+        let partition = self.topics.get_mut(&key).map(|t| &mut t.partitions[index]).expect("found above");
+        partition.replicas[slot] = new;
+        Ok(CatalogueResponse::Done)
+    }
+
+    /// A node may receive a new replica if it is a registered storage node
+    /// that is not being drained.
+    fn check_replica_host(&self, id: NodeId) -> Result<(), Rejection> {
+        let member = self.members.get(&id).ok_or(Rejection::UnknownMember { id })?;
+        if member.kind != MemberKind::StorageNode {
+            return Err(Rejection::bad_request(format!("member {id} is not a storage node")));
+        }
+        if member.decommissioning {
+            return Err(Rejection::bad_request(format!("member {id} is being decommissioned")));
+        }
+        Ok(())
+    }
+
+    /// Whether `user` may create a topic in `scope`: their own local scope
+    /// always; the global scope as a cluster admin or a granted creator.
+    pub fn can_create(&self, user: &str, scope: &Scope) -> bool {
+        match scope {
+            Scope::Local { owner } => !user.is_empty() && owner == user,
+            Scope::Global => self.cluster_admins.contains(user) || self.topic_creators.contains(user),
+        }
+    }
+
+    /// Whether `user` holds admin rights on `topic` (delete it, add admins).
+    pub fn can_delete(&self, user: &str, topic: &Topic) -> bool {
+        topic.admins.contains(user) || self.cluster_admins.contains(user)
+    }
+
+    pub fn is_cluster_admin(&self, user: &str) -> bool {
+        self.cluster_admins.contains(user)
+    }
+
+    pub fn topic(&self, key: &TopicKey) -> Option<&Topic> {
+        self.topics.get(key)
+    }
+
+    /// Topics `user` may see: every global one and their own local ones, in
+    /// key order.
+    pub fn visible_topics(&self, user: &str) -> Vec<&Topic> {
+        self.topics.values().filter(|t| t.key.local_owner().is_none_or(|owner| owner == user)).collect()
+    }
+
+    /// The topic and partition whose Raft group is `group_id`.
+    pub fn group(&self, group_id: u64) -> Option<(&Topic, &PartitionPlacement)> {
+        self.topics.values().find_map(|t| t.partitions.iter().find(|p| p.group_id == group_id).map(|p| (t, p)))
+    }
+
+    /// `(topic, partition, group id)` of every replica hosted on `node`.
+    pub fn replicas_on(&self, node: NodeId) -> Vec<(TopicKey, u32, u64)> {
+        self.topics
+            .values()
+            .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
+            .filter(|(_, p)| p.replicas.contains(&node))
+            .map(|(t, p)| (t.key.clone(), p.partition, p.group_id))
+            .collect()
+    }
+
+    pub fn members_of_kind(&self, kind: MemberKind) -> impl Iterator<Item = &Member> + '_ {
+        self.members.values().filter(move |m| m.kind == kind)
+    }
+
+    /// All storage nodes, decommissioning ones included.
+    pub fn storage_nodes(&self) -> impl Iterator<Item = &Member> + '_ {
+        self.members_of_kind(MemberKind::StorageNode)
+    }
+
+    /// Placement candidates: storage nodes not being drained, with the
+    /// replicas and preferred leaderships the catalogue gives them. `bytes`
+    /// is 0; the allocator fills it from node metrics if it has them. The
+    /// caller also drops nodes it knows to be down.
+    pub fn placement_candidates(&self) -> Vec<Candidate> {
+        let mut cands: BTreeMap<NodeId, Candidate> = self
+            .storage_nodes()
+            .filter(|m| !m.decommissioning)
+            .map(|m| (m.id, Candidate { id: m.id, partitions: 0, leaders: 0, bytes: 0 }))
+            .collect();
+        for p in self.topics.values().flat_map(|t| &t.partitions) {
+            for (i, node) in p.replicas.iter().enumerate() {
+                if let Some(c) = cands.get_mut(node) {
+                    c.partitions = c.partitions.saturating_add(1);
+                    if i == 0 {
+                        c.leaders = c.leaders.saturating_add(1);
+                    }
+                }
+            }
+        }
+        cands.into_values().collect()
+    }
+
+    /// The snapshot form: format version byte, then bincode.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![CATALOGUE_FORMAT_V1];
+        bincode::serialize_into(&mut out, self).expect("serializing to a Vec cannot fail");
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Catalogue, ModelError> {
+        let (&version, body) = bytes.split_first().ok_or(ModelError::EmptySnapshot)?;
+        match version {
+            CATALOGUE_FORMAT_V1 => {
+                bincode::deserialize(body).map_err(|source| ModelError::CorruptSnapshot { version, source })
+            }
+            other => Err(ModelError::UnknownFormatVersion { version: other }),
+        }
+    }
+}
+
+fn grant(set: &mut BTreeSet<String>, user: &str) -> Applied {
+    if user.is_empty() {
+        return Err(Rejection::bad_request("empty user name"));
+    }
+    set.insert(user.to_owned());
+    Ok(CatalogueResponse::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = "root";
+
+    fn member(id: NodeId, kind: MemberKind) -> Member {
+        Member { id, kind, addr: format!("10.0.0.{id}:7000"), registered_at_ms: 1_000, decommissioning: false }
+    }
+
+    /// Storage nodes 1..=4, cluster admin `root`, group ids 1..=20 reserved.
+    fn cluster() -> Catalogue {
+        let mut cat = Catalogue::default();
+        for id in 1..=4 {
+            ok(cat.apply(&CatalogueCommand::RegisterMember { member: member(id, MemberKind::StorageNode) }));
+        }
+        ok(cat.apply(&CatalogueCommand::GrantClusterAdmin { user: ROOT.into() }));
+        let reserved = cat.apply(&CatalogueCommand::ReserveGroupIds { count: 20 });
+        assert_eq!(reserved, CatalogueResponse::GroupIds { first: 1, count: 20 });
+        cat
+    }
+
+    fn ok(resp: CatalogueResponse) -> CatalogueResponse {
+        resp.into_result().expect("command should be accepted")
+    }
+
+    fn rejected(resp: CatalogueResponse) -> Rejection {
+        resp.into_result().expect_err("command should be rejected")
+    }
+
+    /// A topic with one partition per group id, replicas on nodes 1..=rf.
+    fn topic(key: TopicKey, owner: &str, groups: &[u64], rf: u64) -> Topic {
+        let partitions = groups
+            .iter()
+            .enumerate()
+            .map(|(i, &group_id)| PartitionPlacement { partition: i as u32, group_id, replicas: (1..=rf).collect() })
+            .collect();
+        Topic {
+            key,
+            owner: owner.into(),
+            admins: BTreeSet::new(),
+            partitions,
+            replication_factor: rf as u32,
+            page_size: 100,
+            audited: false,
+            retention_ms: 0,
+            retention_bytes: 0,
+            created_at_ms: 5,
+        }
+    }
+
+    fn create(cat: &mut Catalogue, t: Topic) -> CatalogueResponse {
+        cat.apply(&CatalogueCommand::CreateTopic { topic: t })
+    }
+
+    fn delete(cat: &mut Catalogue, key: &TopicKey, by: &str) -> CatalogueResponse {
+        cat.apply(&CatalogueCommand::DeleteTopic { key: key.clone(), by: by.into() })
+    }
+
+    #[test]
+    fn create_then_exists_then_delete_then_not_found() {
+        let mut cat = cluster();
+        let key = TopicKey::global("orders");
+        let CatalogueResponse::TopicCreated(created) = ok(create(&mut cat, topic(key.clone(), ROOT, &[1, 2], 3)))
+        else {
+            panic!("expected TopicCreated");
+        };
+        assert!(created.admins.contains(ROOT), "the creator becomes an admin");
+        assert_eq!(cat.topic(&key), Some(&created));
+
+        let again = rejected(create(&mut cat, topic(key.clone(), ROOT, &[3], 3)));
+        assert_eq!(again, Rejection::TopicExists { key: key.clone() });
+
+        assert_eq!(ok(delete(&mut cat, &key, ROOT)), CatalogueResponse::TopicDeleted(created));
+        assert_eq!(cat.topic(&key), None);
+        assert_eq!(rejected(delete(&mut cat, &key, ROOT)), Rejection::TopicNotFound { key });
+    }
+
+    #[test]
+    fn creating_global_topics_needs_the_right() {
+        let mut cat = cluster();
+        let t = topic(TopicKey::global("orders"), "alice", &[1], 1);
+        let before = cat.clone();
+        assert!(
+            matches!(rejected(create(&mut cat, t.clone())), Rejection::NotAuthorized { user, .. } if user == "alice")
+        );
+        assert_eq!(cat, before, "a rejection changes nothing");
+
+        ok(cat.apply(&CatalogueCommand::GrantCreateTopics { user: "alice".into() }));
+        assert!(cat.can_create("alice", &Scope::Global));
+        ok(create(&mut cat, t));
+
+        ok(cat.apply(&CatalogueCommand::RevokeCreateTopics { user: "alice".into() }));
+        let more = topic(TopicKey::global("more"), "alice", &[2], 1);
+        assert!(matches!(rejected(create(&mut cat, more)), Rejection::NotAuthorized { .. }));
+    }
+
+    #[test]
+    fn local_topics_are_isolated_per_user() {
+        let mut cat = cluster();
+        let alices = TopicKey::local("alice", "notes");
+        let bobs = TopicKey::local("bob", "notes");
+        ok(create(&mut cat, topic(alices.clone(), "alice", &[1], 1)));
+        ok(create(&mut cat, topic(bobs.clone(), "bob", &[2], 1)));
+        ok(create(&mut cat, topic(TopicKey::global("news"), ROOT, &[3], 1)));
+
+        // Nobody creates in someone else's local scope, not even with the key spelled out.
+        let intrusion = topic(TopicKey::local("alice", "spam"), "bob", &[4], 1);
+        assert!(matches!(rejected(create(&mut cat, intrusion)), Rejection::NotAuthorized { .. }));
+
+        let names = |user| cat.visible_topics(user).iter().map(|t| t.key.clone()).collect::<Vec<_>>();
+        assert_eq!(names("alice"), vec![TopicKey::global("news"), alices.clone()]);
+        assert_eq!(names("bob"), vec![TopicKey::global("news"), bobs.clone()]);
+
+        // Bob may neither delete Alice's topic nor learn whether it exists.
+        let refused = rejected(delete(&mut cat, &alices, "bob"));
+        assert!(matches!(refused, Rejection::NotAuthorized { .. }));
+        let missing = TopicKey::local("alice", "nothing");
+        assert!(matches!(rejected(delete(&mut cat, &missing, "bob")), Rejection::NotAuthorized { .. }));
+        ok(delete(&mut cat, &alices, "alice"));
+        assert!(cat.topic(&bobs).is_some());
+    }
+
+    #[test]
+    fn deleting_needs_admin_rights() {
+        let mut cat = cluster();
+        ok(cat.apply(&CatalogueCommand::GrantCreateTopics { user: "alice".into() }));
+        let key = TopicKey::global("orders");
+        ok(create(&mut cat, topic(key.clone(), "alice", &[1], 1)));
+
+        assert!(
+            matches!(rejected(delete(&mut cat, &key, "bob")), Rejection::NotAuthorized { user, .. } if user == "bob")
+        );
+        let add = |user: &str, by: &str| CatalogueCommand::AddTopicAdmin {
+            key: key.clone(),
+            user: user.into(),
+            by: by.into(),
+        };
+        assert!(matches!(rejected(cat.apply(&add("bob", "bob"))), Rejection::NotAuthorized { .. }));
+        ok(cat.apply(&add("carol", "alice")));
+        assert!(cat.can_delete("carol", cat.topic(&key).expect("created")));
+        assert!(!cat.can_delete("bob", cat.topic(&key).expect("created")));
+        ok(delete(&mut cat, &key, ROOT)); // a cluster admin may delete any topic
+    }
+
+    #[test]
+    fn group_ids_are_never_reused() {
+        let mut cat = cluster();
+        let key = TopicKey::global("orders");
+        ok(create(&mut cat, topic(key.clone(), ROOT, &[1, 2], 1)));
+        let clash = rejected(create(&mut cat, topic(TopicKey::global("b"), ROOT, &[2], 1)));
+        assert!(matches!(clash, Rejection::BadRequest { .. }), "group 2 is in use: {clash:?}");
+        let unreserved = rejected(create(&mut cat, topic(TopicKey::global("c"), ROOT, &[21], 1)));
+        assert!(matches!(unreserved, Rejection::BadRequest { .. }), "group 21 was not reserved");
+
+        ok(delete(&mut cat, &key, ROOT));
+        let reused = rejected(create(&mut cat, topic(TopicKey::global("d"), ROOT, &[1], 1)));
+        assert!(matches!(reused, Rejection::BadRequest { .. }), "group 1 belonged to a deleted topic");
+        let next = cat.apply(&CatalogueCommand::ReserveGroupIds { count: 3 });
+        assert_eq!(next, CatalogueResponse::GroupIds { first: 21, count: 3 });
+        assert!(matches!(
+            rejected(cat.apply(&CatalogueCommand::ReserveGroupIds { count: 0 })),
+            Rejection::BadRequest { .. }
+        ));
+    }
+
+    #[test]
+    fn placements_are_checked_against_members() {
+        let mut cat = cluster();
+        let mut t = topic(TopicKey::global("orders"), ROOT, &[1], 2);
+        t.partitions[0].replicas = vec![1, 9];
+        assert_eq!(rejected(create(&mut cat, t.clone())), Rejection::UnknownMember { id: 9 });
+        ok(cat.apply(&CatalogueCommand::SetDecommissioning { id: 2, on: true }));
+        t.partitions[0].replicas = vec![1, 2];
+        assert!(matches!(rejected(create(&mut cat, t.clone())), Rejection::BadRequest { .. }));
+        t.replication_factor = 3;
+        assert!(matches!(rejected(create(&mut cat, t)), Rejection::BadRequest { .. }), "rf mismatch");
+    }
+
+    #[test]
+    fn replace_replica_keeps_positions() {
+        let mut cat = cluster();
+        ok(create(&mut cat, topic(TopicKey::global("orders"), ROOT, &[7, 8], 3)));
+        ok(cat.apply(&CatalogueCommand::ReplaceReplica { group_id: 8, old: 1, new: 4 }));
+        let (_, p) = cat.group(8).expect("group 8 exists");
+        assert_eq!(p.replicas, vec![4, 2, 3], "the new node takes the old one's place, leader slot included");
+        assert_eq!(cat.group(7).expect("group 7 exists").1.replicas, vec![1, 2, 3], "other partitions untouched");
+
+        let replace = |group_id, old, new| CatalogueCommand::ReplaceReplica { group_id, old, new };
+        assert_eq!(rejected(cat.apply(&replace(99, 1, 4))), Rejection::UnknownGroup { group_id: 99 });
+        assert!(matches!(rejected(cat.apply(&replace(8, 1, 4))), Rejection::BadRequest { .. }), "1 is gone");
+        assert!(matches!(rejected(cat.apply(&replace(8, 2, 3))), Rejection::BadRequest { .. }), "3 is there");
+        assert_eq!(rejected(cat.apply(&replace(8, 2, 5))), Rejection::UnknownMember { id: 5 });
+    }
+
+    #[test]
+    fn register_member_updates_and_keeps_first_registration() {
+        let mut cat = cluster();
+        ok(cat.apply(&CatalogueCommand::SetDecommissioning { id: 3, on: true }));
+        let mut again = member(3, MemberKind::StorageNode);
+        again.addr = "10.0.9.9:7000".into();
+        again.registered_at_ms = 9_999;
+        ok(cat.apply(&CatalogueCommand::RegisterMember { member: again }));
+        let m = &cat.members[&3];
+        assert_eq!((m.addr.as_str(), m.registered_at_ms, m.decommissioning), ("10.0.9.9:7000", 1_000, true));
+
+        ok(cat.apply(&CatalogueCommand::RegisterMember { member: member(10, MemberKind::Gateway) }));
+        assert_eq!(cat.storage_nodes().count(), 4);
+        assert_eq!(cat.members_of_kind(MemberKind::Gateway).map(|m| m.id).collect::<Vec<_>>(), vec![10]);
+        let unknown = CatalogueCommand::SetDecommissioning { id: 77, on: true };
+        assert_eq!(rejected(cat.apply(&unknown)), Rejection::UnknownMember { id: 77 });
+    }
+
+    #[test]
+    fn members_hosting_replicas_stay_storage_nodes() {
+        let mut cat = cluster();
+        ok(create(&mut cat, topic(TopicKey::global("orders"), ROOT, &[1], 2)));
+        let remove = rejected(cat.apply(&CatalogueCommand::RemoveMember { id: 1 }));
+        assert!(matches!(remove, Rejection::BadRequest { .. }));
+        let demote = CatalogueCommand::RegisterMember { member: member(1, MemberKind::Gateway) };
+        assert!(matches!(rejected(cat.apply(&demote)), Rejection::BadRequest { .. }));
+        ok(cat.apply(&CatalogueCommand::RemoveMember { id: 4 }));
+        assert_eq!(rejected(cat.apply(&CatalogueCommand::RemoveMember { id: 4 })), Rejection::UnknownMember { id: 4 });
+    }
+
+    #[test]
+    fn replicas_on_and_candidates_reflect_placements() {
+        let mut cat = cluster();
+        let key = TopicKey::global("orders");
+        ok(create(&mut cat, topic(key.clone(), ROOT, &[5, 6], 2)));
+        assert_eq!(cat.replicas_on(2), vec![(key.clone(), 0, 5), (key, 1, 6)]);
+        assert!(cat.replicas_on(4).is_empty());
+
+        ok(cat.apply(&CatalogueCommand::SetDecommissioning { id: 3, on: true }));
+        let cands = cat.placement_candidates();
+        let summary: Vec<_> = cands.iter().map(|c| (c.id, c.partitions, c.leaders)).collect();
+        assert_eq!(summary, vec![(1, 2, 2), (2, 2, 0), (4, 0, 0)], "node 3 is draining");
+    }
+
+    #[test]
+    fn snapshot_round_trip_and_bad_versions() {
+        let mut cat = cluster();
+        ok(create(&mut cat, topic(TopicKey::local("alice", "notes"), "alice", &[1], 2)));
+        ok(delete(&mut cat, &TopicKey::local("alice", "notes"), "alice"));
+        ok(create(&mut cat, topic(TopicKey::global("orders"), ROOT, &[2, 3], 3)));
+        let bytes = cat.encode();
+        assert_eq!(bytes[0], CATALOGUE_FORMAT_V1);
+        assert_eq!(Catalogue::decode(&bytes).expect("just encoded"), cat);
+
+        let mut future = bytes.clone();
+        future[0] = 2;
+        assert!(matches!(Catalogue::decode(&future), Err(ModelError::UnknownFormatVersion { version: 2 })));
+        assert!(matches!(Catalogue::decode(&[]), Err(ModelError::EmptySnapshot)));
+        let truncated = &bytes[..bytes.len() / 2];
+        assert!(matches!(Catalogue::decode(truncated), Err(ModelError::CorruptSnapshot { version: 1, .. })));
+    }
+}

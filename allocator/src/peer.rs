@@ -1,0 +1,75 @@
+//! Raft RPCs between catalogue replicas (group 0 of `zya.raft.v1`).
+
+use serde::Serialize;
+use tonic::{Request, Response, Status};
+use zya_proto::raft::peer_failure::Code as FailureCode;
+use zya_proto::raft::raft_peer_server::RaftPeer;
+use zya_proto::raft::raft_reply::Result as ReplyResult;
+use zya_proto::raft::{LeadersReply, LeadersRequest, PeerFailure, PingReply, PingRequest, RaftReply, RaftRequest};
+
+use crate::raft::{Raft, CATALOGUE_GROUP};
+
+pub struct CataloguePeer {
+    pub id: u64,
+    pub raft: Raft,
+}
+
+fn failure(code: FailureCode, message: String) -> Response<RaftReply> {
+    Response::new(RaftReply { result: Some(ReplyResult::Failure(PeerFailure { code: code as i32, message })) })
+}
+
+fn encode_result<T: Serialize, E: Serialize>(r: Result<T, E>) -> Response<RaftReply> {
+    let result = match r {
+        Ok(v) => ReplyResult::Ok(bincode::serialize(&v).expect("serializing to a Vec cannot fail")),
+        Err(e) => ReplyResult::RaftError(bincode::serialize(&e).expect("serializing to a Vec cannot fail")),
+    };
+    Response::new(RaftReply { result: Some(result) })
+}
+
+impl CataloguePeer {
+    fn check(&self, req: &RaftRequest) -> Option<Response<RaftReply>> {
+        if req.group_id != CATALOGUE_GROUP {
+            return Some(failure(FailureCode::GroupNotFound, format!("allocators host only group {CATALOGUE_GROUP}")));
+        }
+        if req.target_node != self.id {
+            return Some(failure(FailureCode::WrongNode, format!("this is allocator {}", self.id)));
+        }
+        None
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $request:ident, $method:ident) => {{
+        let req = $request.into_inner();
+        if let Some(refused) = $self.check(&req) {
+            return Ok(refused);
+        }
+        match bincode::deserialize(&req.payload) {
+            Ok(rpc) => Ok(encode_result($self.raft.$method(rpc).await)),
+            Err(e) => Ok(failure(FailureCode::BadPayload, e.to_string())),
+        }
+    }};
+}
+
+#[tonic::async_trait]
+impl RaftPeer for CataloguePeer {
+    async fn append_entries(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        dispatch!(self, request, append_entries)
+    }
+
+    async fn vote(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        dispatch!(self, request, vote)
+    }
+
+    async fn install_snapshot(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        dispatch!(self, request, install_snapshot)
+    }
+
+    async fn ping(&self, _request: Request<PingRequest>) -> Result<Response<PingReply>, Status> {
+        Err(Status::unimplemented("allocators take no part in storage-node liveness"))
+    }
+
+    async fn leaders(&self, _request: Request<LeadersRequest>) -> Result<Response<LeadersReply>, Status> {
+        Err(Status::unimplemented("allocators take no part in storage-node liveness"))
+    }
+}
