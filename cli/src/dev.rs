@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Subcommand;
+use zya_client::catalogue_pb as cpb;
 use zya_client::{pb, Channels, PartitionClient};
-use zya_harness::{Cluster, NodeOptions};
+use zya_harness::{AllocatorOptions, Allocators, Cluster, NodeOptions};
 
 #[derive(Subcommand, Debug)]
 pub enum DevCommand {
-    /// Start a local cluster (data kept in --data-dir) and run until Ctrl-C.
+    /// Start a local cluster (3 allocators and storage nodes; data kept in
+    /// --data-dir) and run until Ctrl-C.
     Up {
         #[arg(long, default_value = ".zya-data")]
         data_dir: PathBuf,
@@ -19,6 +21,9 @@ pub enum DevCommand {
         /// Port of the first node; the others follow.
         #[arg(long, default_value_t = 7101)]
         base_port: u16,
+        /// Port of the first allocator; the other two follow.
+        #[arg(long, default_value_t = 7001)]
+        allocator_port: u16,
     },
     /// Append one message to a partition and print where it landed.
     Append {
@@ -43,11 +48,11 @@ pub enum DevCommand {
     },
 }
 
-const DEMO_GROUP: u64 = 1;
-
 pub async fn run(cmd: DevCommand) -> anyhow::Result<()> {
     match cmd {
-        DevCommand::Up { data_dir, nodes, base_port } => up(data_dir, nodes, base_port).await,
+        DevCommand::Up { data_dir, nodes, base_port, allocator_port } => {
+            up(data_dir, nodes, base_port, allocator_port).await
+        }
         DevCommand::Append { node, group, id, payload } => {
             let client = PartitionClient::new(Channels::default(), group, vec![node]);
             let msg = pb::NewMessage {
@@ -71,33 +76,75 @@ pub async fn run(cmd: DevCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn up(data_dir: PathBuf, nodes: u16, base_port: u16) -> anyhow::Result<()> {
-    let ports: Vec<u16> = (0..nodes).map(|i| base_port + i).collect();
-    let options = NodeOptions { heartbeat: "200ms", failure_timeout: "800ms", ..NodeOptions::default() };
+async fn up(data_dir: PathBuf, nodes: u16, base_port: u16, allocator_port: u16) -> anyhow::Result<()> {
     let folder = std::path::absolute(&data_dir)?;
-    let cluster = Cluster::start_in(folder.clone(), ports, options).await?;
-    let mut stub = cluster.channels.stub(cluster.addr(0))?;
-    let hosted = stub.node_info(pb::NodeInfoRequest {}).await?.into_inner().groups;
-    let on: Vec<usize> = (0..cluster.nodes.len().min(3)).collect();
-    let client = if hosted.contains(&DEMO_GROUP) {
-        let client = cluster.client(DEMO_GROUP, &on);
-        cluster.wait_leader(&client, Duration::from_secs(20)).await?;
-        client
-    } else {
-        let config = pb::PartitionConfig { topic: "demo".into(), ..Default::default() };
-        cluster.create_group(DEMO_GROUP, &on, config).await?
+    let alloc_ports: Vec<u16> = (0..3).map(|i| allocator_port + i).collect();
+    let allocators = Allocators::start_in(
+        folder.join("allocators"),
+        alloc_ports,
+        AllocatorOptions { create_timeout: "3s", down_after: "5s", replace_after: "60s", admins: "admin" },
+    )
+    .await?;
+    allocators.leader(Duration::from_secs(20)).await?;
+    let ports: Vec<u16> = (0..nodes).map(|i| base_port + i).collect();
+    let options = NodeOptions {
+        heartbeat: "200ms",
+        failure_timeout: "800ms",
+        allocators: allocators.addrs(),
+        ..NodeOptions::default()
     };
-    let status = client.status(cluster.addr(0)).await?;
+    let cluster = Cluster::start_in(folder.join("nodes"), ports, options).await?;
+    let catalogue = allocators.client();
+    wait_registered(&catalogue, cluster.nodes.len()).await?;
+    let rf = cluster.nodes.len().min(3) as u32;
+    let req = cpb::CreateTopicRequest {
+        caller: Some(cpb::Caller { user: "admin".into(), cluster_admin: true }),
+        topic: "demo".into(),
+        scope: cpb::Scope::Global as i32,
+        partitions: 1,
+        replication_factor: rf,
+        ..Default::default()
+    };
+    let created = catalogue
+        .call(Duration::from_secs(30), |mut s| {
+            let req = req.clone();
+            async move { s.create_topic(req).await }
+        })
+        .await;
+    match created {
+        Ok(_)
+        | Err(zya_client::CatalogueError::Refused { code: cpb::catalogue_error_detail::Code::TopicExists, .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
     println!("Zya local cluster is up (data in {}).", folder.display());
+    for p in &allocators.procs {
+        println!("  allocator {}: {}", p.id, p.addr);
+    }
     for (i, n) in cluster.nodes.iter().enumerate() {
         println!("  node-{i}: {} (node id {})", n.addr, n.node_id);
     }
-    println!(
-        "  partition {DEMO_GROUP} 'demo': {} messages, leader node id {:?}",
-        status.message_count, status.leader_id
-    );
-    println!("Try:  zya dev append --id hello-1 'hello'   and   zya dev read");
+    println!("Try:  zya cluster status    zya topic create orders --partitions 2    zya topic list");
     println!("Ctrl-C stops the cluster; its data stays for the next start.");
-    tokio::signal::ctrl_c().await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     Ok(())
+}
+
+async fn wait_registered(catalogue: &zya_client::CatalogueClient, nodes: usize) -> anyhow::Result<()> {
+    let until = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let live = catalogue
+            .call(Duration::from_secs(5), |mut s| async move { s.cluster_status(cpb::ClusterStatusRequest {}).await })
+            .await
+            .map(|r| r.into_inner().members.iter().filter(|m| m.live).count())
+            .unwrap_or(0);
+        if live >= nodes {
+            return Ok(());
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < until, "only {live} of {nodes} nodes registered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -1,5 +1,6 @@
 //! `zya`: the command-line tool of Zya.
 
+mod admin;
 mod bench;
 mod dev;
 
@@ -20,6 +21,27 @@ enum Command {
     /// The local development cluster.
     #[command(subcommand)]
     Dev(dev::DevCommand),
+    /// Cluster status from the catalogue.
+    Cluster {
+        #[command(subcommand)]
+        cmd: admin::ClusterCommand,
+        #[command(flatten)]
+        target: admin::Target,
+    },
+    /// Create, list, describe and delete topics.
+    Topic {
+        #[command(subcommand)]
+        cmd: admin::TopicCommand,
+        #[command(flatten)]
+        target: admin::Target,
+    },
+    /// Storage node operations.
+    Node {
+        #[command(subcommand)]
+        cmd: admin::NodeCommand,
+        #[command(flatten)]
+        target: admin::Target,
+    },
 }
 
 #[tokio::main]
@@ -28,5 +50,8 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Dev(cmd) => dev::run(cmd).await,
+        Command::Cluster { cmd, target } => admin::cluster(cmd, target).await,
+        Command::Topic { cmd, target } => admin::topic(cmd, target).await,
+        Command::Node { cmd, target } => admin::node(cmd, target).await,
     }
 }

@@ -38,28 +38,48 @@ pub struct Allocators {
     pub procs: Vec<AllocatorProc>,
     options: AllocatorOptions,
     bin: PathBuf,
-    dir: tempfile::TempDir,
+    /// Deleted on drop unless `None` (a kept development folder).
+    _temp: Option<tempfile::TempDir>,
+    dir: PathBuf,
 }
 
 impl Allocators {
+    /// Starts `n` allocators on free ports in a temporary folder.
     pub async fn start(n: usize, options: AllocatorOptions) -> anyhow::Result<Self> {
+        let temp = tempfile::Builder::new().prefix("zya-allocators-").tempdir()?;
+        let ports = (0..n).map(|_| free_port()).collect::<anyhow::Result<Vec<_>>>()?;
+        let dir = temp.path().to_path_buf();
+        Self::start_with(dir, Some(temp), ports, options).await
+    }
+
+    /// Starts allocators on fixed ports with data kept in `folder`.
+    pub async fn start_in(folder: PathBuf, ports: Vec<u16>, options: AllocatorOptions) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&folder)?;
+        Self::start_with(folder, None, ports, options).await
+    }
+
+    async fn start_with(
+        dir: PathBuf,
+        temp: Option<tempfile::TempDir>,
+        ports: Vec<u16>,
+        options: AllocatorOptions,
+    ) -> anyhow::Result<Self> {
         let bin = bin_dir()?.join("zya-allocator");
         if !bin.exists() {
             bail!("{} not found: build the binaries first (cargo build --bins)", bin.display());
         }
-        let dir = tempfile::Builder::new().prefix("zya-allocators-").tempdir()?;
+        let n = ports.len();
         let mut procs = Vec::new();
-        for i in 0..n {
-            let port = free_port()?;
+        for (i, port) in ports.into_iter().enumerate() {
             procs.push(AllocatorProc {
                 id: i as u64 + 1,
                 addr: format!("127.0.0.1:{port}"),
-                data_dir: dir.path().join(format!("allocator-{}", i + 1)),
-                log: dir.path().join(format!("allocator-{}.log", i + 1)),
+                data_dir: dir.join(format!("allocator-{}", i + 1)),
+                log: dir.join(format!("allocator-{}.log", i + 1)),
                 child: None,
             });
         }
-        let mut a = Self { procs, options, bin, dir };
+        let mut a = Self { procs, options, bin, _temp: temp, dir };
         for i in 0..n {
             a.spawn(i).await?;
         }
@@ -75,7 +95,7 @@ impl Allocators {
     }
 
     pub fn folder(&self) -> &std::path::Path {
-        self.dir.path()
+        &self.dir
     }
 
     async fn spawn(&mut self, i: usize) -> anyhow::Result<()> {

@@ -288,3 +288,67 @@ async fn given_a_node_killed_for_good_when_time_passes_then_its_partitions_are_r
     assert!(report.is_valid(), "anomalies:\n{report}");
     Ok(())
 }
+
+/// Runs the `zya` binary and returns its standard output.
+async fn zya(allocators: &Allocators, args: &[&str]) -> anyhow::Result<String> {
+    let bin = zya_harness::bin_dir()?.join("zya");
+    let out = tokio::process::Command::new(&bin)
+        .args(args)
+        .args(["--allocators", &allocators.addrs().join(",")])
+        .output()
+        .await?;
+    anyhow::ensure!(out.status.success(), "zya {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_the_admin_cli_when_managing_topics_and_decommissioning_then_the_catalogue_follows() -> anyhow::Result<()>
+{
+    zya_tests::init_tracing();
+    let (allocators, cluster) = start(4, AllocatorOptions::default()).await?;
+
+    phase("create, list and describe through the zya command");
+    let table =
+        zya(&allocators, &["topic", "create", "events", "--partitions", "3", "--replication-factor", "2"]).await?;
+    assert!(table.contains("events") && table.contains("global"), "{table}");
+    let listed: serde_json::Value = serde_json::from_str(&zya(&allocators, &["topic", "list", "--json"]).await?)?;
+    assert_eq!(listed[0]["topic"], "events");
+    assert_eq!(listed[0]["partitions"].as_array().map(Vec::len), Some(3));
+    let status: serde_json::Value = serde_json::from_str(&zya(&allocators, &["cluster", "status", "--json"]).await?)?;
+    let members = status["members"].as_array().expect("members");
+    assert_eq!(members.iter().filter(|m| m["live"] == true && m["kind"] == "node").count(), 4);
+
+    phase("decommission the node holding the most replicas: all move away, the node ends empty");
+    let described: serde_json::Value =
+        serde_json::from_str(&zya(&allocators, &["topic", "describe", "events", "--json"]).await?)?;
+    let mut count = std::collections::HashMap::<u64, usize>::new();
+    for p in described[0]["partitions"].as_array().expect("partitions") {
+        for r in p["replicas"].as_array().expect("replicas") {
+            *count.entry(r.as_u64().expect("id")).or_default() += 1;
+        }
+    }
+    let (&drained, _) = count.iter().max_by_key(|(_, c)| **c).expect("some replica");
+    let out = zya(&allocators, &["node", "decommission", &drained.to_string()]).await?;
+    assert!(out.contains("decommissioning"), "{out}");
+    let client = allocators.client();
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info = describe(&client, "events").await?;
+        if info.partitions.iter().all(|p| p.replicas.len() == 2 && !p.replicas.contains(&drained)) {
+            break;
+        }
+        assert!(Instant::now() < until, "replicas still on the drained node: {info:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let i = cluster.nodes.iter().position(|n| n.node_id == drained).expect("drained node");
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut stub = cluster.channels.stub(cluster.addr(i))?;
+        if stub.node_info(zya_client::pb::NodeInfoRequest {}).await?.into_inner().groups.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < until, "the drained node still hosts groups");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(())
+}
