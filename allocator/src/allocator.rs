@@ -325,6 +325,30 @@ impl Allocator {
     }
 }
 
+/// Runs `round` every `period` while this replica leads the catalogue,
+/// until cancelled (the catalogue leader's background duties).
+pub async fn leader_loop<F, Fut>(
+    alloc: std::sync::Arc<Allocator>,
+    period: Duration,
+    cancel: tokio_util::sync::CancellationToken,
+    round: F,
+) where
+    F: Fn(std::sync::Arc<Allocator>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if alloc.ensure_leader().is_ok() {
+            round(alloc.clone()).await;
+        }
+    }
+}
+
 /// The topic name a partition's replicas carry (for operators reading node
 /// status): `name` or `owner/name` for local topics.
 pub fn topic_label(key: &TopicKey) -> String {

@@ -1,11 +1,10 @@
 //! Raft RPCs between catalogue replicas (group 0 of `zya.raft.v1`).
 
-use serde::Serialize;
 use tonic::{Request, Response, Status};
 use zya_proto::raft::peer_failure::Code as FailureCode;
 use zya_proto::raft::raft_peer_server::RaftPeer;
-use zya_proto::raft::raft_reply::Result as ReplyResult;
-use zya_proto::raft::{LeadersReply, LeadersRequest, PeerFailure, PingReply, PingRequest, RaftReply, RaftRequest};
+use zya_proto::raft::{LeadersReply, LeadersRequest, PingReply, PingRequest, RaftReply, RaftRequest};
+use zya_raftstore::reply::{encode_result, failure};
 
 use crate::raft::{Raft, CATALOGUE_GROUP};
 
@@ -14,20 +13,8 @@ pub struct CataloguePeer {
     pub raft: Raft,
 }
 
-fn failure(code: FailureCode, message: String) -> Response<RaftReply> {
-    Response::new(RaftReply { result: Some(ReplyResult::Failure(PeerFailure { code: code as i32, message })) })
-}
-
-fn encode_result<T: Serialize, E: Serialize>(r: Result<T, E>) -> Response<RaftReply> {
-    let result = match r {
-        Ok(v) => ReplyResult::Ok(bincode::serialize(&v).expect("serializing to a Vec cannot fail")),
-        Err(e) => ReplyResult::RaftError(bincode::serialize(&e).expect("serializing to a Vec cannot fail")),
-    };
-    Response::new(RaftReply { result: Some(result) })
-}
-
 impl CataloguePeer {
-    fn check(&self, req: &RaftRequest) -> Option<Response<RaftReply>> {
+    fn check(&self, req: &RaftRequest) -> Option<RaftReply> {
         if req.group_id != CATALOGUE_GROUP {
             return Some(failure(FailureCode::GroupNotFound, format!("allocators host only group {CATALOGUE_GROUP}")));
         }
@@ -42,11 +29,11 @@ macro_rules! dispatch {
     ($self:ident, $request:ident, $method:ident) => {{
         let req = $request.into_inner();
         if let Some(refused) = $self.check(&req) {
-            return Ok(refused);
+            return Ok(Response::new(refused));
         }
         match bincode::deserialize(&req.payload) {
-            Ok(rpc) => Ok(encode_result($self.raft.$method(rpc).await)),
-            Err(e) => Ok(failure(FailureCode::BadPayload, e.to_string())),
+            Ok(rpc) => Ok(Response::new(encode_result($self.raft.$method(rpc).await))),
+            Err(e) => Ok(Response::new(failure(FailureCode::BadPayload, e.to_string()))),
         }
     }};
 }

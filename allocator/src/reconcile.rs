@@ -21,24 +21,17 @@ use crate::allocator::Allocator;
 const PERIOD: Duration = Duration::from_secs(1);
 
 pub async fn run(alloc: Arc<Allocator>, cancel: CancellationToken) {
-    let mut tick = tokio::time::interval(PERIOD);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if alloc.ensure_leader().is_err() {
-            continue;
-        }
-        for (addr, group) in leftovers(&alloc) {
-            let Ok(mut stub) = alloc.channels.stub(&addr) else { continue };
-            let mut req = tonic::Request::new(pb::DeleteReplicaRequest { group_id: group });
-            req.set_timeout(Duration::from_secs(5));
-            match stub.delete_replica(req).await {
-                Ok(_) => tracing::info!(group, node = %addr, "deleted a replica the catalogue does not place there"),
-                Err(status) => tracing::debug!(group, node = %addr, %status, "leftover replica not deleted yet"),
-            }
+    crate::allocator::leader_loop(alloc, PERIOD, cancel, round).await
+}
+
+async fn round(alloc: Arc<Allocator>) {
+    for (addr, group) in leftovers(&alloc) {
+        let Ok(mut stub) = alloc.channels.stub(&addr) else { continue };
+        let mut req = tonic::Request::new(pb::DeleteReplicaRequest { group_id: group });
+        req.set_timeout(Duration::from_secs(5));
+        match stub.delete_replica(req).await {
+            Ok(_) => tracing::info!(group, node = %addr, "deleted a replica the catalogue does not place there"),
+            Err(status) => tracing::debug!(group, node = %addr, %status, "leftover replica not deleted yet"),
         }
     }
 }

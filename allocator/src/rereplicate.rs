@@ -23,24 +23,17 @@ use crate::placement;
 const PERIOD: Duration = Duration::from_secs(1);
 
 pub async fn run(alloc: Arc<Allocator>, cancel: CancellationToken) {
-    let mut tick = tokio::time::interval(PERIOD);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if alloc.ensure_leader().is_err() {
-            continue;
-        }
-        for (node, group) in replicas_to_move(&alloc) {
-            alloc.begin_change(group);
-            let moved = move_replica(&alloc, group, node).await;
-            alloc.end_change(group);
-            match moved {
-                Ok(new) => tracing::info!(group, from = node, to = new, "replica moved"),
-                Err(e) => tracing::warn!(group, from = node, error = %e, "could not move replica yet"),
-            }
+    crate::allocator::leader_loop(alloc, PERIOD, cancel, round).await
+}
+
+async fn round(alloc: Arc<Allocator>) {
+    for (node, group) in replicas_to_move(&alloc) {
+        alloc.begin_change(group);
+        let moved = move_replica(&alloc, group, node).await;
+        alloc.end_change(group);
+        match moved {
+            Ok(new) => tracing::info!(group, from = node, to = new, "replica moved"),
+            Err(e) => tracing::warn!(group, from = node, error = %e, "could not move replica yet"),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod db;
 pub mod keys;
 pub mod log_store;
 pub mod network;
+pub mod reply;
 pub mod sync;
 
 pub use db::{Store, StoreError};

@@ -8,12 +8,11 @@
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use tonic::{Request, Response, Status};
 use zya_proto::raft::peer_failure::Code as FailureCode;
 use zya_proto::raft::raft_peer_server::RaftPeer;
-use zya_proto::raft::raft_reply::Result as ReplyResult;
-use zya_proto::raft::{LeadersReply, LeadersRequest, PeerFailure, PingReply, PingRequest, RaftReply, RaftRequest};
+use zya_proto::raft::{LeadersReply, LeadersRequest, PingReply, PingRequest, RaftReply, RaftRequest};
+use zya_raftstore::reply::{encode_result, failure};
 
 use crate::group::{Group, Registry};
 use crate::liveness::LocalLeaders;
@@ -22,18 +21,6 @@ pub struct PeerService {
     pub node_id: u64,
     pub registry: Arc<Registry>,
     pub leaders: Arc<LocalLeaders>,
-}
-
-fn failure(code: FailureCode, message: String) -> RaftReply {
-    RaftReply { result: Some(ReplyResult::Failure(PeerFailure { code: code as i32, message })) }
-}
-
-fn encode_result<T: Serialize, E: Serialize>(r: Result<T, E>) -> Response<RaftReply> {
-    let result = match r {
-        Ok(v) => ReplyResult::Ok(bincode::serialize(&v).expect("serializing to a Vec cannot fail")),
-        Err(e) => ReplyResult::RaftError(bincode::serialize(&e).expect("serializing to a Vec cannot fail")),
-    };
-    Response::new(RaftReply { result: Some(result) })
 }
 
 impl PeerService {
@@ -59,7 +46,7 @@ impl RaftPeer for PeerService {
     async fn append_entries(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
         let req = request.into_inner();
         Ok(match self.resolve(&req) {
-            Ok((group, rpc)) => encode_result(group.raft.append_entries(rpc).await),
+            Ok((group, rpc)) => Response::new(encode_result(group.raft.append_entries(rpc).await)),
             Err(reply) => Response::new(reply),
         })
     }
@@ -67,7 +54,7 @@ impl RaftPeer for PeerService {
     async fn vote(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
         let req = request.into_inner();
         Ok(match self.resolve(&req) {
-            Ok((group, rpc)) => encode_result(group.raft.vote(rpc).await),
+            Ok((group, rpc)) => Response::new(encode_result(group.raft.vote(rpc).await)),
             Err(reply) => Response::new(reply),
         })
     }
@@ -75,7 +62,7 @@ impl RaftPeer for PeerService {
     async fn install_snapshot(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
         let req = request.into_inner();
         Ok(match self.resolve(&req) {
-            Ok((group, rpc)) => encode_result(group.raft.install_snapshot(rpc).await),
+            Ok((group, rpc)) => Response::new(encode_result(group.raft.install_snapshot(rpc).await)),
             Err(reply) => Response::new(reply),
         })
     }
