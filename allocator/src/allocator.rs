@@ -123,6 +123,22 @@ impl Allocator {
         cands
     }
 
+    /// Live candidates; right after leadership changed, waits (at most one
+    /// failure timeout) for enough nodes to report to this new leader.
+    async fn candidates_for(&self, needed: u32) -> Vec<Candidate> {
+        loop {
+            let cands = self.live_candidates();
+            let young = {
+                let members = self.members.lock().expect("member table lock is never poisoned");
+                members.age(Instant::now()) < self.cfg.down_after
+            };
+            if cands.len() >= needed as usize || !young {
+                return cands;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     fn addr_of(&self, node: NodeId) -> Option<String> {
         self.reader.read(|c| c.members.get(&node).map(|m| m.addr.clone()))
     }
@@ -138,7 +154,7 @@ impl Allocator {
         if !self.reader.read(|c| c.can_create(&spec.owner, &spec.key.scope)) {
             return Err(Rejection::NotAuthorized { user: spec.owner, action: "create topic".into() }.into());
         }
-        let cands = self.live_candidates();
+        let cands = self.candidates_for(spec.replication_factor).await;
         let plan = placement::by_load(&cands, spec.partitions, spec.replication_factor)?;
         let placements = match self.attempt(&spec, &plan).await {
             Ok(p) => p,

@@ -36,6 +36,11 @@ impl MemberTable {
         }
     }
 
+    /// How long this table has been judging (since leadership was gained).
+    pub fn age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.since)
+    }
+
     pub fn heartbeat(&mut self, report: HeartbeatRequest, now: Instant) {
         self.seen.insert(report.id, Seen { at: now, report });
     }
