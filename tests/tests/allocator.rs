@@ -258,6 +258,23 @@ async fn given_a_node_killed_for_good_when_time_passes_then_its_partitions_are_r
         }));
     }
 
+    phase("the dead node leaves the service map");
+    let victim_addr = cluster.addr(victim).to_string();
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let map = client
+            .call(Duration::from_secs(5), |mut s| async move { s.service_map(pb::ServiceMapRequest {}).await })
+            .await?
+            .into_inner();
+        if !map.nodes.contains(&victim_addr) {
+            assert_eq!(map.nodes.len(), 3, "{map:?}");
+            assert_eq!(map.allocators.len(), 3, "{map:?}");
+            break;
+        }
+        assert!(Instant::now() < until, "dead node still in the service map: {map:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     phase("wait for the catalogue to move every replica off the dead node");
     let until = Instant::now() + Duration::from_secs(90);
     let moved = loop {
