@@ -250,6 +250,7 @@ async fn given_a_node_killed_for_good_when_time_passes_then_its_partitions_are_r
         workload::publish(c.clone(), recorder.clone(), &topic, 2, 300, 50, Arc::new(AtomicU64::new(0))).await;
     }
     cluster.kill(victim).await?;
+    let killed_at = Instant::now();
     let mut writers = Vec::new();
     for (k, c) in clients.iter().enumerate() {
         let (c, recorder, topic) = (c.clone(), recorder.clone(), format!("durable/{k}"));
@@ -280,6 +281,7 @@ async fn given_a_node_killed_for_good_when_time_passes_then_its_partitions_are_r
     let moved = loop {
         let info = describe(&client, "durable").await?;
         if info.partitions.iter().all(|p| p.replicas.len() == 3 && !p.replicas.contains(&victim_id)) {
+            eprintln!("replicas moved off the dead node {:?} after it was killed", killed_at.elapsed());
             break info;
         }
         assert!(Instant::now() < until, "replicas not moved: {info:?}");

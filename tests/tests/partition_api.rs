@@ -174,3 +174,29 @@ async fn given_a_replica_when_deleted_then_its_group_and_data_are_gone() -> anyh
     assert_eq!((r[0].offset, r[0].duplicate), (0, false), "no trace of the old data");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_age_retention_when_messages_grow_old_then_only_recent_ones_remain() -> anyhow::Result<()> {
+    let cluster = Cluster::start(3, NodeOptions { retention_interval: "200ms", ..Default::default() }).await?;
+    let cfg = pb::PartitionConfig { topic: "aged".into(), retention_ms: 4000, ..Default::default() };
+    let client = cluster.create_group(9, &[0, 1, 2], cfg).await?;
+    append_n(&client, "old", 100).await?;
+
+    phase("wait until the old messages are past retention, then append fresh ones");
+    tokio::time::sleep(Duration::from_millis(4200)).await;
+    append_n(&client, "new", 10).await?;
+    let until = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let o = client.offsets("", Duration::from_secs(5)).await?;
+        if o.first_offset == 100 {
+            assert_eq!(o.message_count, 10, "{o:?}");
+            break;
+        }
+        assert!(o.first_offset <= 100, "fresh messages must survive: {o:?}");
+        assert!(tokio::time::Instant::now() < until, "old messages never expired: {o:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let left = client.read_replica(cluster.addr(0), 0, None).await?;
+    assert!(left.iter().all(|m| m.message_id.starts_with("new-")), "only fresh messages remain");
+    Ok(())
+}
