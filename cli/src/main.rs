@@ -3,6 +3,7 @@
 mod admin;
 mod bench;
 mod dev;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +36,8 @@ enum Command {
         #[command(flatten)]
         target: admin::Target,
     },
+    /// Mint a development login token for a user.
+    Token(token::TokenArgs),
     /// Storage node operations.
     Node {
         #[command(subcommand)]
@@ -53,5 +56,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Cluster { cmd, target } => admin::cluster(cmd, target).await,
         Command::Topic { cmd, target } => admin::topic(cmd, target).await,
         Command::Node { cmd, target } => admin::node(cmd, target).await,
+        Command::Token(args) => token::run(args),
     }
 }

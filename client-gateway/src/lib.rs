@@ -1,0 +1,12 @@
+//! Zya's client gateway: speaks the JSON WebSocket protocol
+//! (`docs/protocol.md` in this crate's folder is the project's reference)
+//! to browsers and apps, and gRPC to the allocators and storage nodes.
+//!
+//! - [`protocol`]: the JSON frames, their validation and error codes.
+//! - [`auth`]: token verification behind one interface (development
+//!   secret now; OpenID Connect later without touching the protocol code).
+//! - [`session`]: per-connection state machines (flow control).
+
+pub mod auth;
+pub mod protocol;
+pub mod session;
