@@ -377,3 +377,48 @@ async fn given_the_admin_cli_when_managing_topics_and_decommissioning_then_the_c
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_a_gateway_registered_when_it_stops_heartbeating_then_it_leaves_the_service_map() -> anyhow::Result<()> {
+    let (allocators, _cluster) = start(1, AllocatorOptions::default()).await?;
+    let client = allocators.client();
+    let url = "ws://127.0.0.1:18080/v1/ws".to_string();
+    let register = pb::RegisterMemberRequest { id: 4242, kind: pb::MemberKind::Gateway as i32, addr: url.clone() };
+    client
+        .call(Duration::from_secs(10), |mut s| {
+            let r = register.clone();
+            async move { s.register_member(r).await }
+        })
+        .await?;
+    let map = || {
+        let client = &client;
+        async move {
+            let r = client
+                .call(Duration::from_secs(5), |mut s| async move { s.service_map(pb::ServiceMapRequest {}).await })
+                .await?;
+            Ok::<_, anyhow::Error>(r.into_inner())
+        }
+    };
+    assert!(!map().await?.gateways.contains(&url), "registered but never heard from: not in the map yet");
+
+    phase("heartbeats put the gateway in the map; silence takes it out");
+    let beat = pb::HeartbeatRequest {
+        id: 4242,
+        kind: pb::MemberKind::Gateway as i32,
+        addr: url.clone(),
+        ..Default::default()
+    };
+    client
+        .call(Duration::from_secs(5), |mut s| {
+            let b = beat.clone();
+            async move { s.heartbeat(b).await }
+        })
+        .await?;
+    assert!(map().await?.gateways.contains(&url));
+    let until = Instant::now() + Duration::from_secs(15);
+    while map().await?.gateways.contains(&url) {
+        assert!(Instant::now() < until, "a silent gateway stayed in the service map");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
