@@ -82,26 +82,7 @@ impl PartitionReader {
 
     /// Records in `[from, end)`, at most `max`.
     pub fn records(&self, from: u64, end: u64, max: usize) -> Result<Vec<(u64, Record)>, StoreError> {
-        let mut out = Vec::new();
-        if from >= end {
-            return Ok(out);
-        }
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(keys::record_key(self.group, end).to_vec());
-        let start = keys::record_key(self.group, from);
-        let it =
-            self.store.db.iterator_cf_opt(self.store.cf(CF_SM), opts, IteratorMode::From(&start, Direction::Forward));
-        for item in it {
-            let (key, value) = item.map_err(StoreError::rocks("read records"))?;
-            let Some(offset) = keys::parse_record_key(self.group, &key) else { break };
-            let record = Record::decode(&value)
-                .map_err(|e| StoreError::Corrupt { what: "record", reason: format!("offset {offset}: {e}") })?;
-            out.push((offset, record));
-            if out.len() >= max {
-                break;
-            }
-        }
-        Ok(out)
+        read_records(&self.store, self.group, from, end, max)
     }
 
     pub fn consumer(&self, consumer: &str) -> Result<Option<ConsumerState>, StoreError> {
@@ -125,6 +106,29 @@ impl PartitionReader {
         }
         Ok(out)
     }
+}
+
+/// Records of `group` in `[from, end)`, at most `max`.
+fn read_records(store: &Store, group: u64, from: u64, end: u64, max: usize) -> Result<Vec<(u64, Record)>, StoreError> {
+    let mut out = Vec::new();
+    if from >= end {
+        return Ok(out);
+    }
+    let mut opts = ReadOptions::default();
+    opts.set_iterate_upper_bound(keys::record_key(group, end).to_vec());
+    let start = keys::record_key(group, from);
+    let it = store.db.iterator_cf_opt(store.cf(CF_SM), opts, IteratorMode::From(&start, Direction::Forward));
+    for item in it {
+        let (key, value) = item.map_err(StoreError::rocks("read records"))?;
+        let Some(offset) = keys::parse_record_key(group, &key) else { break };
+        let record = Record::decode(&value)
+            .map_err(|e| StoreError::Corrupt { what: "record", reason: format!("offset {offset}: {e}") })?;
+        out.push((offset, record));
+        if out.len() >= max {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// [`Lookup`] against the database.
@@ -167,13 +171,7 @@ impl Lookup for DbLookup<'_> {
     }
 
     fn records_in(&self, from: u64, to: u64) -> Result<Vec<(String, u64)>, StoreError> {
-        let reader = PartitionReader {
-            group: self.group,
-            store: self.store.clone(),
-            meta: watch::channel(PartitionMeta::default()).1,
-        };
-        Ok(reader
-            .records(from, to, usize::MAX)?
+        Ok(read_records(self.store, self.group, from, to, usize::MAX)?
             .into_iter()
             .map(|(_, r)| {
                 let size = r.stored_size();
