@@ -4,7 +4,7 @@ use zya_proto::node as pb;
 
 use crate::error::NodeError;
 use crate::group::GroupDescriptor;
-use crate::partition::{NewMessage, Record};
+use crate::partition::{DeliveryRange, NewMessage, Record};
 
 /// Longest message id accepted (bytes). Ids are index keys.
 pub const MAX_MESSAGE_ID_LEN: usize = 256;
@@ -64,4 +64,8 @@ pub fn stored(offset: u64, r: Record) -> pb::StoredMessage {
         transaction_id: r.transaction_id,
         hash: r.hash.map(|h| h.to_vec()),
     }
+}
+
+pub fn delivery_counts(ranges: Vec<DeliveryRange>) -> Vec<pb::DeliveryCount> {
+    ranges.into_iter().map(|r| pb::DeliveryCount { start: r.start, end: r.end, count: r.count }).collect()
 }

@@ -14,7 +14,7 @@ use zya_proto::node::partition_server::Partition;
 use super::{convert, read, Faults};
 use crate::error::NodeError;
 use crate::group::{Group, Registry};
-use crate::partition::{Command, CommandResponse, CommitPosition};
+use crate::partition::{Command, CommandResponse, CommitPosition, Rejection, MAX_MARK_WIDTH};
 use crate::raft::NodeId;
 
 pub struct PartitionService {
@@ -68,6 +68,16 @@ impl PartitionService {
             })
             .collect()
     }
+}
+
+/// Longest consumer name accepted (bytes); names are storage keys.
+const MAX_CONSUMER_NAME_LEN: usize = 512;
+
+fn check_consumer(consumer: &str) -> Result<(), NodeError> {
+    if consumer.is_empty() || consumer.len() > MAX_CONSUMER_NAME_LEN {
+        return Err(NodeError::bad_request(format!("consumer name must be 1..={MAX_CONSUMER_NAME_LEN} bytes")));
+    }
+    Ok(())
 }
 
 fn with_group(e: NodeError, group: u64) -> NodeError {
@@ -128,9 +138,7 @@ impl Partition for PartitionService {
 
     async fn commit_offset(&self, request: Request<pb::CommitOffsetRequest>) -> RpcResult<pb::CommitOffsetReply> {
         let req = request.into_inner();
-        if req.consumer.is_empty() || req.consumer.len() > 512 {
-            return Err(NodeError::bad_request("consumer name must be 1..=512 bytes").into());
-        }
+        check_consumer(&req.consumer)?;
         let position = match req.position {
             Some(pb::commit_offset_request::Position::UpTo(o)) => CommitPosition::UpTo(o),
             Some(pb::commit_offset_request::Position::One(o)) => CommitPosition::One(o),
@@ -144,6 +152,30 @@ impl Partition for PartitionService {
             }
             CommandResponse::Rejected(r) => Err(NodeError::OffsetOutOfRange { reason: r.to_string() }.into()),
             other => Err(NodeError::Raft(format!("unexpected commit response {other:?}")).into()),
+        }
+    }
+
+    async fn mark_delivered(&self, request: Request<pb::MarkDeliveredRequest>) -> RpcResult<pb::MarkDeliveredReply> {
+        let req = request.into_inner();
+        check_consumer(&req.consumer)?;
+        let (from, end) = (req.from_offset, req.end_offset);
+        if from >= end || end - from > MAX_MARK_WIDTH {
+            return Err(NodeError::bad_request(format!(
+                "offsets [{from}, {end}) must be non-empty and at most {MAX_MARK_WIDTH} wide"
+            ))
+            .into());
+        }
+        let group = self.leader_group(req.group_id)?;
+        let command = Command::MarkDelivered { consumer: req.consumer, from, end };
+        match self.write(&group, command, self.timeout(req.timeout_ms)).await? {
+            CommandResponse::Delivered { counts, committed_offset } => {
+                Ok(Response::new(pb::MarkDeliveredReply { counts: convert::delivery_counts(counts), committed_offset }))
+            }
+            CommandResponse::Rejected(r @ Rejection::BadRange { .. }) => {
+                Err(NodeError::BadRequest { reason: r.to_string() }.into())
+            }
+            CommandResponse::Rejected(r) => Err(NodeError::OffsetOutOfRange { reason: r.to_string() }.into()),
+            other => Err(NodeError::Raft(format!("unexpected mark response {other:?}")).into()),
         }
     }
 
@@ -167,10 +199,12 @@ impl Partition for PartitionService {
             .into_iter()
             .map(|(name, mut s)| {
                 s.skip_to(meta.first_offset);
+                let deliveries = convert::delivery_counts(s.delivery_counts(0, u64::MAX));
                 pb::ConsumerOffsets {
                     consumer: name,
                     committed_offset: s.committed,
                     committed_above: s.above.into_iter().collect(),
+                    deliveries,
                 }
             })
             .collect();

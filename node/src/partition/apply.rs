@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::command::{AppendOutcome, Command, CommandResponse, CommitPosition, Rejection};
 use super::consumer::ConsumerState;
+use super::deliveries::MAX_MARK_WIDTH;
 use super::record::{Record, RecordKind};
 
 /// Counters of a partition, updated atomically with the data they describe.
@@ -145,6 +146,28 @@ impl<'a, L: Lookup> Applier<'a, L> {
                 self.pending_consumers.insert(consumer.clone(), state.clone());
                 self.mutations.push(Mutation::PutConsumer { consumer: consumer.clone(), state });
                 Ok(CommandResponse::Committed { committed_offset })
+            }
+            Command::MarkDelivered { consumer, from, end } => {
+                if from >= end || end - from > MAX_MARK_WIDTH {
+                    return Ok(CommandResponse::Rejected(Rejection::BadRange {
+                        from: *from,
+                        end: *end,
+                        max: MAX_MARK_WIDTH,
+                    }));
+                }
+                if *end > self.meta.next_offset {
+                    return Ok(CommandResponse::Rejected(Rejection::OffsetBeyondLog {
+                        offset: end - 1,
+                        next_offset: self.meta.next_offset,
+                    }));
+                }
+                let mut state = self.consumer(consumer)?.unwrap_or_default();
+                state.skip_to(self.meta.first_offset);
+                let counts = state.mark_delivered(*from, *end);
+                let committed_offset = state.committed;
+                self.pending_consumers.insert(consumer.clone(), state.clone());
+                self.mutations.push(Mutation::PutConsumer { consumer: consumer.clone(), state });
+                Ok(CommandResponse::Delivered { counts, committed_offset })
             }
             Command::Trim { before_offset } => {
                 let to = (*before_offset).min(self.meta.next_offset);
@@ -301,6 +324,55 @@ mod tests {
         let r = m.run(&[Command::Trim { before_offset: 99 }, Command::Trim { before_offset: 1 }]);
         assert_eq!(r[1], CommandResponse::Trimmed { first_offset: 4 });
         assert_eq!(m.meta.bytes, 0);
+    }
+
+    fn mark(consumer: &str, from: u64, end: u64) -> Command {
+        Command::MarkDelivered { consumer: consumer.into(), from, end }
+    }
+
+    fn delivered(r: &CommandResponse) -> (Vec<(u64, u64, u32)>, u64) {
+        match r {
+            CommandResponse::Delivered { counts, committed_offset } => {
+                (counts.iter().map(|c| (c.start, c.end, c.count)).collect(), *committed_offset)
+            }
+            other => panic!("not a delivery response: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn marks_count_per_consumer_within_a_batch_and_across() {
+        let mut m = Mem::default();
+        m.run(&[append(&["a", "b", "c", "d"])]);
+        let r = m.run(&[mark("g", 0, 3), mark("g", 1, 4), mark("h", 0, 1)]);
+        assert_eq!(delivered(&r[0]), (vec![(0, 3, 1)], 0));
+        assert_eq!(delivered(&r[1]), (vec![(1, 3, 2), (3, 4, 1)], 0), "sees the earlier mark of the batch");
+        assert_eq!(delivered(&r[2]), (vec![(0, 1, 1)], 0), "consumers count apart");
+        let r = m.run(&[
+            Command::CommitOffset { consumer: "g".into(), position: CommitPosition::UpTo(1) },
+            Command::CommitOffset { consumer: "g".into(), position: CommitPosition::One(3) },
+            mark("g", 0, 4),
+        ]);
+        assert_eq!(delivered(&r[2]), (vec![(2, 3, 3)], 2), "committed offsets neither counted nor answered");
+        assert_eq!(m.consumers["g"].deliveries.ranges().first().map(|d| d.start), Some(2), "dropped below 2");
+    }
+
+    #[test]
+    fn marks_are_bounded_by_the_log_and_width() {
+        let mut m = Mem::default();
+        m.run(&[append(&["a", "b"])]);
+        let r = m.run(&[mark("g", 0, 3), mark("g", 2, 2), mark("g", 0, MAX_MARK_WIDTH + 1), mark("g", 0, 2)]);
+        assert_eq!(r[0], CommandResponse::Rejected(Rejection::OffsetBeyondLog { offset: 2, next_offset: 2 }));
+        assert!(matches!(r[1], CommandResponse::Rejected(Rejection::BadRange { .. })));
+        assert!(matches!(r[2], CommandResponse::Rejected(Rejection::BadRange { .. })));
+        assert_eq!(delivered(&r[3]), (vec![(0, 2, 1)], 0), "rejections changed nothing");
+    }
+
+    #[test]
+    fn marks_below_retention_count_only_retained_offsets() {
+        let mut m = Mem::default();
+        m.run(&[append(&["a", "b", "c", "d"]), Command::Trim { before_offset: 2 }]);
+        let r = m.run(&[mark("g", 0, 4)]);
+        assert_eq!(delivered(&r[0]), (vec![(2, 4, 1)], 2));
     }
 
     #[test]

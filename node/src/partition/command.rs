@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::deliveries::DeliveryRange;
+
 /// A message as a publisher sent it, before it has an offset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewMessage {
@@ -24,6 +26,8 @@ pub enum CommitPosition {
     One(u64),
 }
 
+/// Stored in the Raft log with bincode, which identifies a variant by its
+/// index: add variants at the end only, never reorder or remove them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// Append messages at the next offsets; ids already present are not
@@ -33,6 +37,9 @@ pub enum Command {
     CommitOffset { consumer: String, position: CommitPosition },
     /// Delete every message below `before_offset` (retention).
     Trim { before_offset: u64 },
+    /// Count one more delivery to a consumer group of the uncommitted
+    /// offsets in `[from, end)`.
+    MarkDelivered { consumer: String, from: u64, end: u64 },
 }
 
 /// Where one appended message landed.
@@ -43,15 +50,18 @@ pub struct AppendOutcome {
     pub duplicate: bool,
 }
 
-/// Why a command was applied as a no-op.
+/// Why a command was applied as a no-op. New variants go at the end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum Rejection {
     #[error("offset {offset} is past the end of the log ({next_offset})")]
     OffsetBeyondLog { offset: u64, next_offset: u64 },
     #[error("too many single commits pending above the committed offset")]
     TooManyPendingCommits,
+    #[error("offsets [{from}, {end}) are empty or wider than {max}")]
+    BadRange { from: u64, end: u64, max: u64 },
 }
 
+/// Variants are added at the end only, like [`Command`]'s.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum CommandResponse {
     /// Membership changes and blank entries.
@@ -65,4 +75,9 @@ pub enum CommandResponse {
         first_offset: u64,
     },
     Rejected(Rejection),
+    /// Counts of the uncommitted offsets of a mark, after it.
+    Delivered {
+        counts: Vec<DeliveryRange>,
+        committed_offset: u64,
+    },
 }

@@ -58,6 +58,8 @@ pub enum RecordDecodeError {
     UnknownVersion(u8),
     #[error("corrupt record body")]
     Corrupt(#[source] bincode::Error),
+    #[error("record breaks an invariant: {0}")]
+    Invalid(&'static str),
 }
 
 impl Record {

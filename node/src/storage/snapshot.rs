@@ -162,3 +162,53 @@ pub fn load(store: &Store, group: u64, path: &Path) -> Result<SnapshotMeta, Stor
     store.write(batch)?;
     Ok(meta)
 }
+
+#[cfg(test)]
+mod tests {
+    use openraft::storage::RaftStateMachine;
+    use openraft::{CommittedLeaderId, Entry, EntryPayload};
+
+    use super::*;
+    use crate::partition::{Command, NewMessage};
+    use crate::storage::StateMachineStore;
+
+    fn entry(index: u64, command: Command) -> Entry<crate::raft::TypeConfig> {
+        Entry {
+            log_id: openraft::LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(command),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_carries_consumer_positions_and_delivery_counts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path(), &crate::storage::NODE_COLUMN_FAMILIES).expect("open store");
+        let (mut sm, source) = StateMachineStore::open(store.clone(), 1).expect("open group 1");
+        let messages = (0..4)
+            .map(|i| NewMessage {
+                message_id: format!("m{i}"),
+                payload: vec![],
+                key: None,
+                user: "u".into(),
+                device: "d".into(),
+                timestamp: String::new(),
+            })
+            .collect();
+        let consumer = || "alice/g".to_string();
+        let commands = [
+            Command::Append { messages, appended_at_ms: 1 },
+            Command::MarkDelivered { consumer: consumer(), from: 0, end: 4 },
+            Command::MarkDelivered { consumer: consumer(), from: 2, end: 4 },
+            Command::CommitOffset { consumer: consumer(), position: crate::partition::CommitPosition::UpTo(0) },
+        ];
+        sm.apply(commands.into_iter().zip(1..).map(|(c, i)| entry(i, c))).await.expect("apply");
+        let before = source.consumer(&consumer()).expect("read").expect("consumer exists");
+        assert!(!before.deliveries.is_empty());
+
+        build(&store, 1, "s1".into()).expect("build").expect("something was applied");
+        load(&store, 2, &current_path(&store, 1)).expect("install into group 2");
+        let (_, copy) = StateMachineStore::open(store, 2).expect("open group 2");
+        assert_eq!(copy.consumer(&consumer()).expect("read"), Some(before));
+        assert_eq!(copy.meta().next_offset, 4);
+    }
+}
