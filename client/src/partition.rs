@@ -164,6 +164,32 @@ impl PartitionClient {
         .await
     }
 
+    /// Counts one more delivery of the offsets `[from, end)` to `consumer`
+    /// (at most 10,000 offsets, `end` at most the log's next offset); returns
+    /// the counts after it of the offsets not yet committed. A retry after a
+    /// timeout may count a delivery twice: counts err towards "redelivered".
+    pub async fn mark_delivered(
+        &self,
+        consumer: &str,
+        from: u64,
+        end: u64,
+        deadline: Duration,
+    ) -> Result<pb::MarkDeliveredReply, ClientError> {
+        let group = self.group;
+        let timeout_ms = deadline.as_millis().min(u32::MAX as u128) as u32;
+        self.on_leader(deadline, |mut stub| {
+            let req = pb::MarkDeliveredRequest {
+                group_id: group,
+                consumer: consumer.to_string(),
+                from_offset: from,
+                end_offset: end,
+                timeout_ms,
+            };
+            async move { stub.mark_delivered(req).await.map(|r| r.into_inner()) }
+        })
+        .await
+    }
+
     /// Offsets and consumer positions, from the leader.
     pub async fn offsets(&self, consumer: &str, deadline: Duration) -> Result<pb::GetOffsetsReply, ClientError> {
         let group = self.group;
