@@ -23,6 +23,13 @@ pub fn key(caller: &pb::Caller, name: &str, scope: i32) -> Result<TopicKey, Allo
     }
 }
 
+pub fn wire_scope(scope: &Scope) -> i32 {
+    match scope {
+        Scope::Global => pb::Scope::Global as i32,
+        Scope::Local { .. } => pb::Scope::Local as i32,
+    }
+}
+
 pub fn caller(c: Option<pb::Caller>) -> Result<pb::Caller, AllocError> {
     let c = c.ok_or_else(|| AllocError::BadRequest("missing caller".into()))?;
     if c.user.is_empty() {
@@ -53,10 +60,7 @@ pub fn topic_info(t: &Topic, catalogue: &Catalogue, members: &MemberTable, down_
         .collect();
     pb::TopicInfo {
         topic: t.key.name.clone(),
-        scope: match t.key.scope {
-            Scope::Global => pb::Scope::Global as i32,
-            Scope::Local { .. } => pb::Scope::Local as i32,
-        },
+        scope: wire_scope(&t.key.scope),
         owner: t.owner.clone(),
         message_count: partitions.iter().map(|p| p.message_count).sum(),
         partitions,

@@ -8,8 +8,9 @@ use zya_proto::catalogue as pb;
 use zya_proto::catalogue::catalogue_server::Catalogue as CatalogueApi;
 
 use crate::allocator::{Allocator, TopicSpec};
-use crate::catalogue::command::{CatalogueCommand, Rejection};
+use crate::catalogue::command::{CatalogueCommand, CatalogueResponse, Rejection};
 use crate::catalogue::model::{Member, MemberKind};
+use crate::catalogue::subscriptions::Subscription;
 use crate::convert;
 use crate::error::AllocError;
 
@@ -214,6 +215,49 @@ impl CatalogueApi for CatalogueService {
         };
         self.alloc.propose(cmd).await?;
         Ok(Response::new(pb::GrantRightReply {}))
+    }
+
+    async fn record_subscription(
+        &self,
+        request: Request<pb::RecordSubscriptionRequest>,
+    ) -> RpcResult<pb::RecordSubscriptionReply> {
+        let req = request.into_inner();
+        let caller = convert::caller(req.caller)?;
+        self.alloc.ensure_leader()?;
+        let topic = convert::key(&caller, &req.topic, req.scope)?;
+        let subscription = Subscription { topic, group: req.group };
+        // Refusals and repeats (every login re-records) are answered from the
+        // applied state without a Raft write; apply checks again.
+        if self.alloc.reader.read(|c| c.check_subscription(&caller.user, &subscription)).map_err(AllocError::from)? {
+            return Ok(Response::new(pb::RecordSubscriptionReply { created: false }));
+        }
+        let command = CatalogueCommand::RecordSubscription { user: caller.user, subscription };
+        match self.alloc.propose(command).await? {
+            CatalogueResponse::SubscriptionRecorded { created } => {
+                Ok(Response::new(pb::RecordSubscriptionReply { created }))
+            }
+            other => Err(AllocError::Raft(format!("unexpected response {other:?}")).into()),
+        }
+    }
+
+    async fn list_subscriptions(
+        &self,
+        request: Request<pb::ListSubscriptionsRequest>,
+    ) -> RpcResult<pb::ListSubscriptionsReply> {
+        let caller = convert::caller(request.into_inner().caller)?;
+        self.alloc.ensure_leader()?;
+        let members = self.alloc.members.lock().expect("member table lock is never poisoned");
+        let subscriptions = self.alloc.reader.read(|c| {
+            c.subscriptions_of(&caller.user)
+                .map(|(s, t)| pb::SubscriptionRecord {
+                    topic: t.key.name.clone(),
+                    scope: convert::wire_scope(&t.key.scope),
+                    group: s.group.clone(),
+                    info: Some(convert::topic_info(t, c, &members, self.alloc.cfg.down_after)),
+                })
+                .collect()
+        });
+        Ok(Response::new(pb::ListSubscriptionsReply { subscriptions }))
     }
 }
 

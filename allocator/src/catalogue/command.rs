@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{Member, NodeId, Topic, TopicKey};
+use super::subscriptions::Subscription;
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum CatalogueCommand {
@@ -72,6 +73,13 @@ pub enum CatalogueCommand {
         user: String,
         by: String,
     },
+    /// Records a durable subscription of `user`, answered with
+    /// [`CatalogueResponse::SubscriptionRecorded`]. The topic must exist and
+    /// be visible to the user.
+    RecordSubscription {
+        user: String,
+        subscription: Subscription,
+    },
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -84,10 +92,14 @@ pub enum CatalogueResponse {
     },
     /// The topic as stored (owner added to the admins).
     TopicCreated(Topic),
-    /// The topic as it was before deletion; its groups are to be removed
-    /// from their storage nodes.
+    /// The topic as it was before deletion (its subscriptions are gone
+    /// with it); its groups are to be removed from their storage nodes.
     TopicDeleted(Topic),
     Rejected(Rejection),
+    /// `created` is false when the user already had the subscription.
+    SubscriptionRecorded {
+        created: bool,
+    },
 }
 
 impl CatalogueResponse {

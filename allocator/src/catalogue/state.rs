@@ -9,7 +9,8 @@
 //! taken between the check and the commit.
 //!
 //! Snapshots are `[format version] ++ bincode(Catalogue)`; an unknown version
-//! is refused rather than misread.
+//! is refused rather than misread. Version 2 added the subscription
+//! registry; version 1 snapshots still load, with no subscriptions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,9 +18,11 @@ use serde::{Deserialize, Serialize};
 
 use super::command::{CatalogueCommand, CatalogueResponse, Rejection};
 use super::model::{Member, MemberKind, ModelError, NodeId, PartitionPlacement, Scope, Topic, TopicKey};
+use super::subscriptions::{Subscription, Subscriptions, MAX_SUBSCRIPTIONS_PER_USER};
 use crate::placement::Candidate;
 
 const CATALOGUE_FORMAT_V1: u8 = 1;
+const CATALOGUE_FORMAT_V2: u8 = 2;
 
 type Applied = Result<CatalogueResponse, Rejection>;
 
@@ -38,6 +41,33 @@ pub struct Catalogue {
     /// on their own schedule, so an id must never come back: a new group
     /// under an old id could meet the old group's stale Raft state.
     pub retired_group_ids: BTreeSet<u64>,
+    /// Every user's durable subscriptions; all name existing topics.
+    pub subscriptions: Subscriptions,
+}
+
+/// The catalogue as format version 1 stored it: no subscriptions.
+#[derive(Serialize, Deserialize)]
+struct CatalogueV1 {
+    members: BTreeMap<NodeId, Member>,
+    topics: BTreeMap<TopicKey, Topic>,
+    cluster_admins: BTreeSet<String>,
+    topic_creators: BTreeSet<String>,
+    next_group_id: u64,
+    retired_group_ids: BTreeSet<u64>,
+}
+
+impl From<CatalogueV1> for Catalogue {
+    fn from(v1: CatalogueV1) -> Self {
+        Self {
+            members: v1.members,
+            topics: v1.topics,
+            cluster_admins: v1.cluster_admins,
+            topic_creators: v1.topic_creators,
+            next_group_id: v1.next_group_id,
+            retired_group_ids: v1.retired_group_ids,
+            subscriptions: Subscriptions::default(),
+        }
+    }
 }
 
 impl Default for Catalogue {
@@ -49,6 +79,7 @@ impl Default for Catalogue {
             topic_creators: BTreeSet::new(),
             next_group_id: 1,
             retired_group_ids: BTreeSet::new(),
+            subscriptions: Subscriptions::default(),
         }
     }
 }
@@ -79,6 +110,7 @@ impl Catalogue {
             }
             C::GrantClusterAdmin { user } => grant(&mut self.cluster_admins, user),
             C::AddTopicAdmin { key, user, by } => self.add_topic_admin(key, user, by),
+            C::RecordSubscription { user, subscription } => self.record_subscription(user, subscription),
         };
         applied.unwrap_or_else(CatalogueResponse::Rejected)
     }
@@ -162,6 +194,7 @@ impl Catalogue {
         let groups: Vec<u64> = topic.group_ids().collect();
         let removed = self.topics.remove(key).expect("administered() found it");
         self.retired_group_ids.extend(groups);
+        self.subscriptions.remove_topic(key);
         Ok(CatalogueResponse::TopicDeleted(removed))
     }
 
@@ -175,6 +208,39 @@ impl Catalogue {
         }
         self.topics.get_mut(key).expect("administered() found it").admins.insert(user.to_owned());
         Ok(CatalogueResponse::Done)
+    }
+
+    fn record_subscription(&mut self, user: &str, subscription: &Subscription) -> Applied {
+        if self.check_subscription(user, subscription)? {
+            return Ok(CatalogueResponse::SubscriptionRecorded { created: false });
+        }
+        let created = self.subscriptions.insert(user, subscription.clone());
+        Ok(CatalogueResponse::SubscriptionRecorded { created })
+    }
+
+    /// Whether `user` may record `subscription`: a group name of the right
+    /// length, a topic that exists and that they can see (another user's
+    /// local topic is "not found", so its existence does not leak), and room
+    /// under [`MAX_SUBSCRIPTIONS_PER_USER`]. Ok(true) when it is already
+    /// recorded, which needs no write.
+    pub fn check_subscription(&self, user: &str, subscription: &Subscription) -> Result<bool, Rejection> {
+        if user.is_empty() {
+            return Err(Rejection::bad_request("empty user name"));
+        }
+        subscription.check_shape()?;
+        let key = &subscription.topic;
+        if key.local_owner().is_some_and(|owner| owner != user) || !self.topics.contains_key(key) {
+            return Err(Rejection::TopicNotFound { key: key.clone() });
+        }
+        if self.subscriptions.contains(user, subscription) {
+            return Ok(true);
+        }
+        if !self.subscriptions.has_room(user) {
+            return Err(Rejection::bad_request(format!(
+                "user {user:?} already has {MAX_SUBSCRIPTIONS_PER_USER} subscriptions"
+            )));
+        }
+        Ok(false)
     }
 
     /// The topic at `key` if `by` holds admin rights on it. Another user's
@@ -252,6 +318,12 @@ impl Catalogue {
         self.topics.values().filter(|t| t.key.local_owner().is_none_or(|owner| owner == user)).collect()
     }
 
+    /// `user`'s durable subscriptions with their topics, in (topic, group)
+    /// order.
+    pub fn subscriptions_of<'a>(&'a self, user: &str) -> impl Iterator<Item = (&'a Subscription, &'a Topic)> + 'a {
+        self.subscriptions.of(user).filter_map(|s| self.topics.get(&s.topic).map(|t| (s, t)))
+    }
+
     /// The topic and partition whose Raft group is `group_id`.
     pub fn group(&self, group_id: u64) -> Option<(&Topic, &PartitionPlacement)> {
         self.topics.values().find_map(|t| t.partitions.iter().find(|p| p.group_id == group_id).map(|p| (t, p)))
@@ -301,7 +373,7 @@ impl Catalogue {
 
     /// The snapshot form: format version byte, then bincode.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![CATALOGUE_FORMAT_V1];
+        let mut out = vec![CATALOGUE_FORMAT_V2];
         bincode::serialize_into(&mut out, self).expect("serializing to a Vec cannot fail");
         out
     }
@@ -309,7 +381,10 @@ impl Catalogue {
     pub fn decode(bytes: &[u8]) -> Result<Catalogue, ModelError> {
         let (&version, body) = bytes.split_first().ok_or(ModelError::EmptySnapshot)?;
         match version {
-            CATALOGUE_FORMAT_V1 => {
+            CATALOGUE_FORMAT_V1 => bincode::deserialize::<CatalogueV1>(body)
+                .map(Catalogue::from)
+                .map_err(|source| ModelError::CorruptSnapshot { version, source }),
+            CATALOGUE_FORMAT_V2 => {
                 bincode::deserialize(body).map_err(|source| ModelError::CorruptSnapshot { version, source })
             }
             other => Err(ModelError::UnknownFormatVersion { version: other }),
@@ -570,15 +645,106 @@ mod tests {
         ok(create(&mut cat, topic(TopicKey::local("alice", "notes"), "alice", &[1], 2)));
         ok(delete(&mut cat, &TopicKey::local("alice", "notes"), "alice"));
         ok(create(&mut cat, topic(TopicKey::global("orders"), ROOT, &[2, 3], 3)));
+        ok(cat.apply(&subscribe("bob", TopicKey::global("orders"), "g")));
         let bytes = cat.encode();
-        assert_eq!(bytes[0], CATALOGUE_FORMAT_V1);
-        assert_eq!(Catalogue::decode(&bytes).expect("just encoded"), cat);
+        assert_eq!(bytes[0], CATALOGUE_FORMAT_V2);
+        let back = Catalogue::decode(&bytes).expect("just encoded");
+        assert_eq!(back, cat);
+        assert_eq!(back.subscriptions_of("bob").count(), 1, "the registry travels in snapshots");
 
         let mut future = bytes.clone();
-        future[0] = 2;
-        assert!(matches!(Catalogue::decode(&future), Err(ModelError::UnknownFormatVersion { version: 2 })));
+        future[0] = 3;
+        assert!(matches!(Catalogue::decode(&future), Err(ModelError::UnknownFormatVersion { version: 3 })));
         assert!(matches!(Catalogue::decode(&[]), Err(ModelError::EmptySnapshot)));
         let truncated = &bytes[..bytes.len() / 2];
-        assert!(matches!(Catalogue::decode(truncated), Err(ModelError::CorruptSnapshot { version: 1, .. })));
+        assert!(matches!(Catalogue::decode(truncated), Err(ModelError::CorruptSnapshot { version: 2, .. })));
+    }
+
+    #[test]
+    fn version_1_snapshots_load_without_subscriptions() {
+        let mut cat = cluster();
+        ok(create(&mut cat, topic(TopicKey::global("orders"), ROOT, &[2, 3], 3)));
+        let c = cat.clone();
+        let v1 = CatalogueV1 {
+            members: c.members,
+            topics: c.topics,
+            cluster_admins: c.cluster_admins,
+            topic_creators: c.topic_creators,
+            next_group_id: c.next_group_id,
+            retired_group_ids: c.retired_group_ids,
+        };
+        let mut bytes = vec![CATALOGUE_FORMAT_V1];
+        bincode::serialize_into(&mut bytes, &v1).expect("serializing to a Vec cannot fail");
+        assert_eq!(Catalogue::decode(&bytes).expect("version 1 still loads"), cat);
+    }
+
+    fn subscribe(user: &str, topic: TopicKey, group: &str) -> CatalogueCommand {
+        CatalogueCommand::RecordSubscription {
+            user: user.into(),
+            subscription: Subscription { topic, group: group.into() },
+        }
+    }
+
+    fn subscribed(cat: &Catalogue, user: &str) -> Vec<(String, String)> {
+        cat.subscriptions_of(user).map(|(s, t)| (t.key.to_string(), s.group.clone())).collect()
+    }
+
+    #[test]
+    fn subscriptions_are_recorded_once_per_user_topic_and_group() {
+        let mut cat = cluster();
+        let news = TopicKey::global("news");
+        ok(create(&mut cat, topic(news.clone(), ROOT, &[1], 1)));
+        let created = |r: CatalogueResponse| match ok(r) {
+            CatalogueResponse::SubscriptionRecorded { created } => created,
+            other => panic!("expected SubscriptionRecorded, got {other:?}"),
+        };
+        assert!(created(cat.apply(&subscribe("alice", news.clone(), "g"))));
+        let before = cat.clone();
+        assert!(!created(cat.apply(&subscribe("alice", news.clone(), "g"))), "again: a no-op");
+        assert_eq!(cat, before);
+        assert!(created(cat.apply(&subscribe("alice", news.clone(), "h"))), "another group");
+        assert!(created(cat.apply(&subscribe("bob", news.clone(), "g"))), "another user");
+        assert_eq!(subscribed(&cat, "alice").len(), 2);
+        let sub = Subscription { topic: news, group: "g".into() };
+        assert_eq!(cat.check_subscription("alice", &sub), Ok(true), "the service answers repeats without a write");
+        let long = subscribe("alice", TopicKey::global("news"), &"x".repeat(256));
+        assert!(matches!(rejected(cat.apply(&long)), Rejection::BadRequest { .. }));
+    }
+
+    #[test]
+    fn subscriptions_need_a_visible_topic() {
+        let mut cat = cluster();
+        let alices = TopicKey::local("alice", "notes");
+        ok(create(&mut cat, topic(alices.clone(), "alice", &[1], 1)));
+        ok(cat.apply(&subscribe("alice", alices.clone(), "g")));
+        let before = cat.clone();
+        let missing = TopicKey::global("nothing");
+        assert_eq!(
+            rejected(cat.apply(&subscribe("alice", missing.clone(), "g"))),
+            Rejection::TopicNotFound { key: missing }
+        );
+        assert_eq!(
+            rejected(cat.apply(&subscribe("bob", alices.clone(), "g"))),
+            Rejection::TopicNotFound { key: alices.clone() },
+            "another user's local topic is not found, as if it did not exist"
+        );
+        assert_eq!(cat, before, "refusals change nothing");
+        assert_eq!(subscribed(&cat, "bob"), Vec::<(String, String)>::new());
+    }
+
+    #[test]
+    fn deleting_a_topic_removes_its_subscriptions() {
+        let mut cat = cluster();
+        let news = TopicKey::global("news");
+        ok(create(&mut cat, topic(news.clone(), ROOT, &[1], 1)));
+        ok(create(&mut cat, topic(TopicKey::global("sport"), ROOT, &[2], 1)));
+        ok(cat.apply(&subscribe("alice", news.clone(), "g")));
+        ok(cat.apply(&subscribe("alice", TopicKey::global("sport"), "g")));
+        ok(cat.apply(&subscribe("bob", news.clone(), "g")));
+        ok(delete(&mut cat, &news, ROOT));
+        assert_eq!(subscribed(&cat, "alice"), [(TopicKey::global("sport").to_string(), "g".to_string())]);
+        assert!(subscribed(&cat, "bob").is_empty());
+        ok(create(&mut cat, topic(news.clone(), ROOT, &[3], 1)));
+        assert!(subscribed(&cat, "bob").is_empty(), "a recreated topic starts with no subscriptions");
     }
 }
