@@ -13,7 +13,7 @@
 //! sm         group ‖ 0                   → state machine meta (last applied, membership, counters)
 //!            group ‖ 1 ‖ offset          → message record
 //!            group ‖ 2 ‖ message id      → offset (deduplication index)
-//!            group ‖ 3 ‖ consumer        → committed offsets
+//!            group ‖ 3 ‖ consumer        → committed offsets and delivery counts (ConsumerState, versioned)
 //! ```
 //!
 //! Durability: votes are written synced and appends are completed only after
