@@ -190,6 +190,16 @@ impl PartitionClient {
         .await
     }
 
+    /// The offset of a message id in the partition, from the leader.
+    pub async fn find_message(&self, message_id: &str, deadline: Duration) -> Result<Option<u64>, ClientError> {
+        let group = self.group;
+        self.on_leader(deadline, |mut stub| {
+            let req = pb::FindMessageRequest { group_id: group, message_id: message_id.to_string() };
+            async move { stub.find_message(req).await.map(|r| r.into_inner().offset) }
+        })
+        .await
+    }
+
     /// Offsets and consumer positions, from the leader.
     pub async fn offsets(&self, consumer: &str, deadline: Duration) -> Result<pb::GetOffsetsReply, ClientError> {
         let group = self.group;

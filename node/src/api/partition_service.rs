@@ -155,6 +155,17 @@ impl Partition for PartitionService {
         }
     }
 
+    async fn find_message(&self, request: Request<pb::FindMessageRequest>) -> RpcResult<pb::FindMessageReply> {
+        let req = request.into_inner();
+        let group = self.leader_group(req.group_id)?;
+        let reader = group.reader.clone();
+        let offset = tokio::task::spawn_blocking(move || reader.offset_of(&req.message_id))
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))?
+            .map_err(NodeError::from)?;
+        Ok(Response::new(pb::FindMessageReply { offset }))
+    }
+
     async fn mark_delivered(&self, request: Request<pb::MarkDeliveredRequest>) -> RpcResult<pb::MarkDeliveredReply> {
         let req = request.into_inner();
         check_consumer(&req.consumer)?;

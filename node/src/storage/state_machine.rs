@@ -85,6 +85,11 @@ impl PartitionReader {
         read_records(&self.store, self.group, from, end, max)
     }
 
+    /// The offset of a message id still in the partition.
+    pub fn offset_of(&self, message_id: &str) -> Result<Option<u64>, StoreError> {
+        DbLookup { store: &self.store, group: self.group }.offset_of(message_id)
+    }
+
     pub fn consumer(&self, consumer: &str) -> Result<Option<ConsumerState>, StoreError> {
         DbLookup { store: &self.store, group: self.group }.consumer(consumer)
     }
