@@ -6,7 +6,15 @@
 //! - [`auth`]: token verification behind one interface (development
 //!   secret now; OpenID Connect later without touching the protocol code).
 //! - [`session`]: per-connection state machines (flow control).
+//! - [`backend`]: the catalogue and partitions, as the gateway sees them.
+//! - [`conn`]: one WebSocket connection, its requests and subscriptions.
+//! - [`server`]: the listener, the upgrade, and the catalogue registration.
+//! - [`config`]: the command line.
 
 pub mod auth;
+pub mod backend;
+pub mod config;
+pub mod conn;
 pub mod protocol;
+pub mod server;
 pub mod session;
