@@ -9,6 +9,8 @@ use zya_client::catalogue_pb as cpb;
 use zya_client::{pb, Channels, PartitionClient};
 use zya_harness::{AllocatorOptions, Allocators, Cluster, NodeOptions};
 
+use crate::dev_gateway;
+
 #[derive(Subcommand, Debug)]
 pub enum DevCommand {
     /// Start a local cluster (3 allocators and storage nodes; data kept in
@@ -24,6 +26,9 @@ pub enum DevCommand {
         /// Port of the first allocator; the other two follow.
         #[arg(long, default_value_t = 7001)]
         allocator_port: u16,
+        /// Port of the WebSocket gateway.
+        #[arg(long, default_value_t = 8080)]
+        gateway_port: u16,
     },
     /// Append one message to a partition and print where it landed.
     Append {
@@ -50,8 +55,8 @@ pub enum DevCommand {
 
 pub async fn run(cmd: DevCommand) -> anyhow::Result<()> {
     match cmd {
-        DevCommand::Up { data_dir, nodes, base_port, allocator_port } => {
-            up(data_dir, nodes, base_port, allocator_port).await
+        DevCommand::Up { data_dir, nodes, base_port, allocator_port, gateway_port } => {
+            up(data_dir, nodes, base_port, allocator_port, gateway_port).await
         }
         DevCommand::Append { node, group, id, payload } => {
             let client = PartitionClient::new(Channels::default(), group, vec![node]);
@@ -76,7 +81,13 @@ pub async fn run(cmd: DevCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn up(data_dir: PathBuf, nodes: u16, base_port: u16, allocator_port: u16) -> anyhow::Result<()> {
+async fn up(
+    data_dir: PathBuf,
+    nodes: u16,
+    base_port: u16,
+    allocator_port: u16,
+    gateway_port: u16,
+) -> anyhow::Result<()> {
     let folder = std::path::absolute(&data_dir)?;
     let alloc_ports: Vec<u16> = (0..3).map(|i| allocator_port + i).collect();
     let allocators = Allocators::start_in(
@@ -116,7 +127,10 @@ async fn up(data_dir: PathBuf, nodes: u16, base_port: u16, allocator_port: u16) 
         | Err(zya_client::CatalogueError::Refused { code: cpb::catalogue_error_detail::Code::TopicExists, .. }) => {}
         Err(e) => return Err(e.into()),
     }
+    let secret = dev_gateway::dev_secret(&folder)?;
+    let mut gateway = dev_gateway::start(&folder, gateway_port, &allocators.addrs(), &secret).await?;
     println!("Zya local cluster is up (data in {}).", folder.display());
+    println!("  WebSocket gateway: {}   (log {})", gateway.url, gateway.log.display());
     for p in &allocators.procs {
         println!("  allocator {}: {}", p.id, p.addr);
     }
@@ -124,12 +138,19 @@ async fn up(data_dir: PathBuf, nodes: u16, base_port: u16, allocator_port: u16) 
         println!("  node-{i}: {} (node id {})", n.addr, n.node_id);
     }
     println!("Try:  zya cluster status    zya topic create orders --partitions 2    zya topic list");
+    println!(
+        "      zya token --user alice        (a development token; the secret is in {})",
+        folder.join(dev_gateway::SECRET_FILE).display()
+    );
+    println!("      zya publish demo 'hello'      zya subscribe demo      (through the gateway, as alice)");
     println!("Ctrl-C stops the cluster; its data stays for the next start.");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         r = tokio::signal::ctrl_c() => r?,
         _ = term.recv() => {}
     }
+    // The gateway first, so clients see it go before the nodes do.
+    let _ = gateway.child.kill().await;
     Ok(())
 }
 

@@ -3,7 +3,9 @@
 mod admin;
 mod bench;
 mod dev;
+mod dev_gateway;
 mod token;
+mod ws;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +40,10 @@ enum Command {
     },
     /// Mint a development login token for a user.
     Token(token::TokenArgs),
+    /// Publish one message through a gateway (WebSocket).
+    Publish(ws::PublishArgs),
+    /// Print a topic's messages as they arrive, through a gateway (WebSocket).
+    Subscribe(ws::SubscribeArgs),
     /// Storage node operations.
     Node {
         #[command(subcommand)]
@@ -57,5 +63,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Topic { cmd, target } => admin::topic(cmd, target).await,
         Command::Node { cmd, target } => admin::node(cmd, target).await,
         Command::Token(args) => token::run(args),
+        Command::Publish(args) => ws::publish(args).await,
+        Command::Subscribe(args) => ws::subscribe(args).await,
     }
 }

@@ -17,9 +17,8 @@ pub struct TokenArgs {
     /// Lifetime, e.g. `1h`, `30s`; `-5m` makes an expired token.
     #[arg(long, default_value = "1h", allow_hyphen_values = true)]
     ttl: String,
-    /// The development secret (at least 32 bytes), shared with the gateways.
-    #[arg(long, env = "ZYA_DEV_SECRET", hide_env_values = true)]
-    secret: String,
+    #[command(flatten)]
+    secret: SecretArgs,
     #[arg(long, default_value = zya_gateway::auth::DEFAULT_DEV_ISSUER)]
     issuer: String,
 }
@@ -34,17 +33,42 @@ fn ttl_seconds(text: &str) -> anyhow::Result<i64> {
     Ok(sign * i64::try_from(d.as_secs())?)
 }
 
-pub fn run(args: TokenArgs) -> anyhow::Result<()> {
+/// Where the development secret comes from.
+#[derive(Args, Debug, Clone)]
+pub struct SecretArgs {
+    /// The development secret (at least 32 bytes), shared with the gateways.
+    #[arg(long = "secret", env = "ZYA_DEV_SECRET", hide_env_values = true)]
+    value: Option<String>,
+    /// File holding the secret when `--secret` is not given (`zya dev up`
+    /// writes it there).
+    #[arg(long, default_value = ".zya-data/dev-secret")]
+    secret_file: std::path::PathBuf,
+}
+
+impl SecretArgs {
+    pub fn resolve(&self) -> anyhow::Result<String> {
+        if let Some(v) = &self.value {
+            return Ok(v.clone());
+        }
+        let text = std::fs::read_to_string(&self.secret_file).map_err(|e| {
+            anyhow::anyhow!(
+                "no development secret: set ZYA_DEV_SECRET or --secret, or start `zya dev up` to create {} ({e})",
+                self.secret_file.display()
+            )
+        })?;
+        Ok(text.trim().to_string())
+    }
+}
+
+/// A development token for `user`, valid for `ttl` (signed, e.g. `-5m`).
+pub fn mint(secret: &SecretArgs, issuer: &str, user: &str, admin: bool, ttl: &str) -> anyhow::Result<String> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let token = zya_gateway::auth::mint_dev_token(
-        args.secret.as_bytes(),
-        &args.issuer,
-        &args.user,
-        args.admin,
-        ttl_seconds(&args.ttl)?,
-        now,
-    )?;
-    println!("{token}");
+    let secret = secret.resolve()?;
+    Ok(zya_gateway::auth::mint_dev_token(secret.as_bytes(), issuer, user, admin, ttl_seconds(ttl)?, now)?)
+}
+
+pub fn run(args: TokenArgs) -> anyhow::Result<()> {
+    println!("{}", mint(&args.secret, &args.issuer, &args.user, args.admin, &args.ttl)?);
     Ok(())
 }
 
