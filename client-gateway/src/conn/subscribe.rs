@@ -206,3 +206,49 @@ pub async fn unsubscribe(ctx: &Ctx, req: Unsubscribe) -> Result<Response, Failur
 fn closing() -> Failure {
     Failure::new(ErrorCode::Unavailable, "the connection is closing")
 }
+
+#[cfg(test)]
+mod tests {
+    use zya_client::pb;
+
+    use super::*;
+
+    fn offsets(first: u64, next: u64, committed: Option<(u64, Vec<u64>)>) -> pb::GetOffsetsReply {
+        pb::GetOffsetsReply {
+            first_offset: first,
+            next_offset: next,
+            consumers: committed
+                .map(|(c, above)| pb::ConsumerOffsets {
+                    consumer: "alice/laptop".into(),
+                    committed_offset: c,
+                    committed_above: above,
+                    deliveries: vec![],
+                })
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_reader_starts_where_the_contract_says() {
+        let o = offsets(10, 50, Some((20, vec![22, 25])));
+        assert_eq!(start_of(&Reader::Beginning, &o).from, 10, "first retained, not 0");
+        assert_eq!(start_of(&Reader::Latest, &o).from, 50);
+        assert_eq!(start_of(&Reader::LastN { count: 5 }, &o).from, 45);
+        assert_eq!(start_of(&Reader::LastN { count: 500 }, &o).from, 10, "never before the first retained");
+        let c = start_of(&Reader::Committed, &o);
+        assert_eq!((c.from, c.end), (20, None));
+        assert_eq!(c.skip.into_iter().collect::<Vec<_>>(), vec![22, 25], "singly committed offsets are skipped");
+        let r = start_of(&Reader::MessageRange { partition: 0, start: 5, end: 30 }, &o);
+        assert_eq!((r.from, r.end), (10, Some(30)));
+    }
+
+    #[test]
+    fn a_group_without_commits_starts_at_the_first_retained_offset() {
+        let o = offsets(7, 9, None);
+        assert_eq!(start_of(&Reader::Committed, &o).from, 7);
+        let behind = offsets(7, 9, Some((3, vec![])));
+        assert_eq!(start_of(&Reader::Committed, &behind).from, 7, "a position below retention moves up");
+    }
+}
