@@ -13,7 +13,8 @@
 //!
 //! `./dev test` installs the Python packages (see `ensure_deps` in `dev`).
 //! One suite by hand, with the binaries built:
-//! `cargo test -p zya-tests --test gateway -- --nocapture`.
+//! `cargo test -p zya-tests --test gateway -- --nocapture` (`ZYA_PYTEST_ARGS`
+//! adds pytest arguments, e.g. `-k flow_control`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -165,7 +166,11 @@ async fn given_gateways_when_a_foreign_websocket_client_speaks_the_protocol_then
 
     phase("pytest tests/ws -m 'not failover'");
     let started = Instant::now();
-    let run = pytest(&stack, Some(&limited), &["-q", "-rfEs", "tests/ws", "-m", "not failover"])?.output();
+    // ZYA_PYTEST_ARGS narrows a run by hand, e.g. "-k flow_control".
+    let extra = std::env::var("ZYA_PYTEST_ARGS").unwrap_or_default();
+    let mut args = vec!["-q", "-rfEs", "tests/ws", "-m", "not failover"];
+    args.extend(extra.split_whitespace());
+    let run = pytest(&stack, Some(&limited), &args)?.output();
     let out = tokio::time::timeout(SUITE_WITHIN, run).await.context("the Python suite ran too long")??;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
