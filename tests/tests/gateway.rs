@@ -151,7 +151,7 @@ async fn given_gateways_when_a_foreign_websocket_client_speaks_the_protocol_then
     zya_tests::init_tracing();
     let _one = ONE_AT_A_TIME.lock().await;
     check_python().await?;
-    let stack = start_stack(2).await?;
+    let mut stack = start_stack(2).await?;
     let limited = Gateways::start(
         1,
         stack.allocators.addrs(),
@@ -165,26 +165,38 @@ async fn given_gateways_when_a_foreign_websocket_client_speaks_the_protocol_then
     .await?;
 
     phase("pytest tests/ws -m 'not failover'");
-    let started = Instant::now();
     // ZYA_PYTEST_ARGS narrows a run by hand, e.g. "-k flow_control".
     let extra = std::env::var("ZYA_PYTEST_ARGS").unwrap_or_default();
     let mut args = vec!["-q", "-rfEs", "tests/ws", "-m", "not failover"];
     args.extend(extra.split_whitespace());
-    let run = pytest(&stack, Some(&limited), &args)?.output();
-    let out = tokio::time::timeout(SUITE_WITHIN, run).await.context("the Python suite ran too long")??;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("{stdout}{stderr}");
-    eprintln!("the suite took {:?}", started.elapsed());
-    let summary = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
-    if !out.status.success() || summary.contains("skipped") || !summary.contains("passed") {
-        panic!(
-            "the WebSocket suite failed ({}): {summary}\n{}",
-            out.status,
-            gateway_logs(&[&stack.gateways, &limited])
-        );
+    let suite = run_suite(&stack, &limited, &args).await?;
+
+    phase("restart a gateway: it serves again at its URL and rejoins the service map");
+    stack.gateways.restart(1).await?;
+    let args = ["-q", "-rfEs", "tests/ws/test_discovery.py", "-k", "handshake_before_login"];
+    let rejoined = run_suite(&stack, &limited, &args).await?;
+
+    let failures: Vec<String> = [suite, rejoined].into_iter().flatten().collect();
+    if !failures.is_empty() {
+        panic!("{}\n{}", failures.join("\n"), gateway_logs(&[&stack.gateways, &limited]));
     }
     Ok(())
+}
+
+/// Runs pytest and prints its output; `Some(summary)` when it did not pass
+/// cleanly (a failure, an error, a skip, or no test at all).
+async fn run_suite(stack: &Stack, limited: &Gateways, args: &[&str]) -> anyhow::Result<Option<String>> {
+    let started = Instant::now();
+    let run = pytest(stack, Some(limited), args)?.output();
+    let out = tokio::time::timeout(SUITE_WITHIN, run).await.context("the Python suite ran too long")??;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("pytest {} took {:?}", args.join(" "), started.elapsed());
+    let summary = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    if out.status.success() && summary.contains("passed") && !summary.contains("skipped") {
+        return Ok(None);
+    }
+    Ok(Some(format!("pytest {} ({}): {summary}", args.join(" "), out.status)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
