@@ -4,6 +4,7 @@ mod admin;
 mod bench;
 mod dev;
 mod dev_gateway;
+mod health;
 mod token;
 mod ws;
 
@@ -44,6 +45,8 @@ enum Command {
     Publish(ws::PublishArgs),
     /// Print a topic's messages as they arrive, through a gateway (WebSocket).
     Subscribe(ws::SubscribeArgs),
+    /// Check that one node, allocator or gateway serves; exits 0 or 1.
+    Health(health::HealthArgs),
     /// Storage node operations.
     Node {
         #[command(subcommand)]
@@ -65,5 +68,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Token(args) => token::run(args),
         Command::Publish(args) => ws::publish(args).await,
         Command::Subscribe(args) => ws::subscribe(args).await,
+        Command::Health(args) => health::run(args).await,
     }
 }
