@@ -13,8 +13,8 @@
 //!
 //! `./dev test` installs the Python packages (see `ensure_deps` in `dev`).
 //! One suite by hand, with the binaries built:
-//! `cargo test -p zya-tests --test gateway -- --nocapture` (`ZYA_PYTEST_ARGS`
-//! adds pytest arguments, e.g. `-k flow_control`).
+//! `cargo test -p zya-tests --test gateway -- --nocapture` (`ZYA_PYTEST_K`, a
+//! pytest `-k` expression, narrows the suite, e.g. `flow_control`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -165,10 +165,12 @@ async fn given_gateways_when_a_foreign_websocket_client_speaks_the_protocol_then
     .await?;
 
     phase("pytest tests/ws -m 'not failover'");
-    // ZYA_PYTEST_ARGS narrows a run by hand, e.g. "-k flow_control".
-    let extra = std::env::var("ZYA_PYTEST_ARGS").unwrap_or_default();
+    // ZYA_PYTEST_K narrows a run by hand: a pytest -k expression.
+    let only = std::env::var("ZYA_PYTEST_K").unwrap_or_default();
     let mut args = vec!["-q", "-rfEs", "tests/ws", "-m", "not failover"];
-    args.extend(extra.split_whitespace());
+    if !only.is_empty() {
+        args.extend(["-k", &only]);
+    }
     let suite = run_suite(&stack, &limited, &args).await?;
 
     phase("restart a gateway: it serves again at its URL and rejoins the service map");

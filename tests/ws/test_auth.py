@@ -128,3 +128,31 @@ async def test_logout_replies_then_closes_1000_and_uncommitted_messages_come_aga
     assert [m["messageId"] for m in second] == [m["messageId"] for m in first]
     for m in second:
         assert m["redelivered"] is True and m["deliveryCount"] >= 2, short(m)
+
+
+@async_test()
+async def test_login_without_device_uses_the_default_device_and_group(alice, topic):
+    admin = await zyaws.admin()
+    await admin.create_topic(topic)
+    conn = await connect()
+    session = await conn.expect({"kind": "Login", "token": mint(alice)}, "Session")
+    assert (session["userName"], session["device"]) == (alice, "default"), short(session)
+    assert (await conn.subscribe(topic))["group"] == "default"
+
+
+@async_test()
+async def test_a_second_login_renews_the_session_and_another_users_token_is_refused(alice, bob):
+    conn = await login(alice)
+    again = await conn.expect({"kind": "Login", "token": mint(alice)}, "Session")
+    assert again["userName"] == alice, short(again)
+    await conn.expect_error({"kind": "Login", "token": mint(bob)}, "NotAuthorized", valid=True)
+    assert (await conn.expect({"kind": "Topics"}, "Topics"))["topics"] == []
+
+
+@async_test(timeout=60)
+async def test_an_expiring_token_ends_the_session_with_invalid_authorization_and_1008(alice):
+    conn = await login(alice, token=mint(alice, ttl=2))
+    code, reason = await conn.wait_closed(timeout=30)
+    assert code == 1008, f"token expiry closes with 1008, got {code} {reason!r}"
+    errors = [f for f in conn.unsolicited if f["kind"] == "Error"]
+    assert [e["code"] for e in errors] == ["InvalidAuthorization"], conn.last_frames()

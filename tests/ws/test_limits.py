@@ -17,7 +17,7 @@ async def test_a_publish_flood_is_rate_limited_and_every_acknowledged_message_is
     await admin.create_topic(topic)
     conn = await login(alice, url=limited_gw)
     frames = [{"kind": "Publish", "topic": topic, "messageId": f"f-{i}", "messagePayload": str(i)} for i in range(200)]
-    replies = await asyncio.gather(*(conn.request(f, timeout=60) for f in frames))
+    replies = await conn.pipeline(frames, timeout=60)
 
     published = [r["messageId"] for r in replies if r["kind"] == "Published"]
     limited = [f["messageId"] for f, r in zip(frames, replies) if r["kind"] == "Error" and r["code"] == "RateLimited"]

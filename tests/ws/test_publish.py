@@ -202,3 +202,35 @@ async def test_a_message_over_the_message_limit_is_payload_too_large_without_clo
     await conn.publish(topic, "after", "ok")
     [msg] = await read_all(conn, topic, 1)
     assert msg["messageId"] == "after", short(msg)
+
+
+def fnv1a64(text):
+    """The gateway's documented partition hash (protocol reference, section 8a)."""
+    h = 0xcbf29ce484222325
+    for byte in text.encode():
+        h = ((h ^ byte) * 0x100000001b3) % (1 << 64)
+    return h
+
+
+@async_test()
+async def test_the_partition_is_fnv1a_of_the_key_or_else_the_message_id(alice, topic):
+    admin = await zyaws.admin()
+    await admin.create_topic(topic, partitions=5)
+    conn = await login(alice)
+    for i in range(20):
+        mid = f"id-{i}"
+        assert (await conn.publish(topic, mid, ""))["partition"] == fnv1a64(mid) % 5, mid
+        key = f"key-{i}"
+        assert (await conn.publish(topic, f"k{mid}", "", key=key))["partition"] == fnv1a64(key) % 5, key
+
+
+@async_test()
+async def test_pipelined_publishes_from_one_connection_keep_their_order(alice, topic):
+    admin = await zyaws.admin()
+    await admin.create_topic(topic)
+    conn = await login(alice)
+    frames = [{"kind": "Publish", "topic": topic, "messageId": f"o-{i}", "messagePayload": str(i)} for i in range(50)]
+    replies = await conn.pipeline(frames)  # sent back to back, in this order, on one socket
+    assert all(r["kind"] == "Published" for r in replies), [short(r) for r in replies if r["kind"] != "Published"]
+    order = [r["offset"] for r in replies]
+    assert order == list(range(50)), f"offsets of o-0 … o-49, sent in that order: {order}"

@@ -203,3 +203,4 @@ async def test_bad_topic_requests_are_bad_request(alice):
         if reply.get("kind") != "Error" or reply.get("code") != "BadRequest":
             problems.append(f"{short(frame)} → {short(reply)}")
     assert not problems, "expected Error BadRequest:\n  " + "\n  ".join(problems)
+

@@ -322,6 +322,30 @@ class Conn:
         self.check()
         return reply
 
+    async def pipeline(self, frames, timeout=REPLY_TIMEOUT):
+        """Sends every frame, strictly in order and without waiting, then returns the replies in the same order."""
+        loop = asyncio.get_running_loop()
+        waiting = []
+        for frame in frames:
+            frame = dict(frame)
+            rid = frame.setdefault("requestId", f"{self.name}-{next(self._ids)}")
+            self.pending[rid] = loop.create_future()
+            waiting.append((rid, frame))
+        try:
+            for _, frame in waiting:
+                await self.send(frame)
+            replies = []
+            for rid, frame in waiting:
+                try:
+                    replies.append(await asyncio.wait_for(self.pending[rid], timeout))
+                except asyncio.TimeoutError:
+                    raise AssertionError(f"{self.name}: no reply to {short(frame)} within {timeout}s") from None
+        finally:
+            for rid, _ in waiting:
+                self.pending.pop(rid, None)
+        self.check()
+        return replies
+
     async def expect(self, frame, kind, timeout=REPLY_TIMEOUT):
         """A request whose reply must be of `kind`; returns the reply."""
         reply = await self.request(frame, timeout=timeout)
