@@ -20,6 +20,7 @@ mod publish;
 mod publisher;
 mod rate;
 mod reader;
+mod sequencer;
 mod session;
 mod subscribe;
 mod subscription;
@@ -233,7 +234,10 @@ impl Conn {
                 Next::Continue
             }
             RequestBody::Publish(req) => {
-                self.spawn(rid, async move { publish::publish(&ctx, &meta, req).await });
+                let Some(permit) = self.permit(&rid).await else { return Next::Continue };
+                if let Err(f) = ctx.session.sequencer(&ctx).submit(sequencer::Queued { meta, req, permit }) {
+                    self.error(rid, f).await;
+                }
                 Next::Continue
             }
             RequestBody::Commit(req) => {
@@ -348,7 +352,8 @@ impl Conn {
         };
         let config = &self.shared.config;
         let rate = TokenBucket::new(config.publish_rate, config.publish_burst);
-        let session = Arc::new(Session::new(identity, device, rate, slot));
+        let timestamp = meta.timestamp.clone().unwrap_or_else(now_timestamp);
+        let session = Arc::new(Session::new(identity, device, timestamp, rate, slot));
         let ctx = Ctx {
             shared: self.shared.clone(),
             session: session.clone(),
@@ -367,7 +372,7 @@ impl Conn {
         let reply = Response::Session(crate::protocol::Session {
             user_name: session.user().to_string(),
             device: session.device.clone(),
-            timestamp: meta.timestamp.unwrap_or_else(now_timestamp),
+            timestamp: session.timestamp.clone(),
             session_id: session.session_id.clone(),
             topics,
         });

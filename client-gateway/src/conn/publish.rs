@@ -11,13 +11,25 @@ use zya_client::pb;
 use super::publisher::{self, Job};
 use super::Ctx;
 use crate::backend::{partition_for, Failure, TopicKey};
-use crate::protocol::{ErrorCode, Publish, PublishOutcome, Published, RequestMeta, Response, Timestamp};
+use crate::protocol::{ErrorCode, Publish, PublishOutcome, Published, RequestMeta, Response};
 
 pub fn now_millis() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-pub async fn publish(ctx: &Ctx, meta: &RequestMeta, req: Publish) -> Result<Response, Failure> {
+/// A publish handed to its partitions' publishers, waiting to be durable.
+pub struct Submitted {
+    req: Publish,
+    key: TopicKey,
+    deadline: Instant,
+    parts: BTreeMap<u32, Vec<usize>>,
+    waits: Vec<(u32, oneshot::Receiver<publisher::JobResult>)>,
+}
+
+/// Checks a publish and queues its messages on their partitions'
+/// publishers. Called in arrival order (by the connection's sequencer), so
+/// messages reach each partition in the order the client sent them.
+pub async fn submit(ctx: &Ctx, meta: &RequestMeta, req: Publish) -> Result<Submitted, Failure> {
     let session = &ctx.session;
     if req.transaction_id.is_some() {
         return Err(super::no_transactions());
@@ -48,7 +60,7 @@ pub async fn publish(ctx: &Ctx, meta: &RequestMeta, req: Publish) -> Result<Resp
     }
 
     let device = meta.device.clone().unwrap_or_else(|| session.device.clone());
-    let timestamp = meta.timestamp.clone().unwrap_or_else(|| Timestamp::from_unix_millis(now_millis()));
+    let timestamp = meta.timestamp.clone().unwrap_or_else(|| session.timestamp.clone());
     // Partition → the indexes (in the request) of its messages, in order.
     let mut parts: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (i, m) in messages.iter().enumerate() {
@@ -80,7 +92,13 @@ pub async fn publish(ctx: &Ctx, meta: &RequestMeta, req: Publish) -> Result<Resp
         handle.submit(Job { messages: batch, deadline, reply: tx })?;
         waits.push((p, rx));
     }
+    Ok(Submitted { req, key, deadline, parts, waits })
+}
 
+/// Waits until every part of a submitted publish is durable (or failed).
+pub async fn finish(ctx: &Ctx, submitted: Submitted) -> Result<Response, Failure> {
+    let Submitted { req, key, deadline, parts, waits } = submitted;
+    let messages = req.messages.as_slice();
     let mut offsets = vec![0u64; messages.len()];
     let mut duplicates = vec![false; messages.len()];
     let mut partitions = vec![0u32; messages.len()];

@@ -16,6 +16,7 @@ use super::publisher;
 use super::rate::TokenBucket;
 use crate::auth::Identity;
 use crate::backend::TopicKey;
+use crate::protocol::Timestamp;
 use crate::server::UserSlot;
 
 /// A commit seen by this connection, told to its subscriptions of that
@@ -44,28 +45,34 @@ pub struct Session {
     pub identity: Identity,
     pub caller: cpb::Caller,
     pub device: String,
+    /// The `Login` request's timestamp (or the time of login): the default
+    /// `timestamp` of this session's messages.
+    pub timestamp: Timestamp,
     pub session_id: String,
     pub subscriptions: Mutex<HashMap<String, Arc<SubscriptionHandle>>>,
     pub publishers: Mutex<HashMap<u64, publisher::Handle>>,
     /// (topic, group) pairs already recorded in the catalogue.
     pub recorded: Mutex<HashSet<(TopicKey, String)>>,
     pub rate: Mutex<TokenBucket>,
+    pub sequencer: Mutex<Option<super::sequencer::Sequencer>>,
     next_id: AtomicU64,
     _slot: UserSlot,
 }
 
 impl Session {
-    pub fn new(identity: Identity, device: String, rate: TokenBucket, slot: UserSlot) -> Self {
+    pub fn new(identity: Identity, device: String, timestamp: Timestamp, rate: TokenBucket, slot: UserSlot) -> Self {
         let caller = crate::backend::caller(&identity);
         Self {
             identity,
             caller,
             device,
+            timestamp,
             session_id: format!("s-{:016x}", rand::random::<u64>()),
             subscriptions: Mutex::new(HashMap::new()),
             publishers: Mutex::new(HashMap::new()),
             recorded: Mutex::new(HashSet::new()),
             rate: Mutex::new(rate),
+            sequencer: Mutex::new(None),
             next_id: AtomicU64::new(1),
             _slot: slot,
         }
@@ -105,5 +112,6 @@ impl Session {
             s.cancel.cancel();
         }
         self.publishers.lock().expect("lock is never poisoned").clear();
+        self.sequencer.lock().expect("lock is never poisoned").take();
     }
 }
