@@ -318,7 +318,7 @@ impl Allocator {
                 };
                 tokio::spawn(async move {
                     if let Ok(mut stub) = channels.stub(&addr) {
-                        let mut req = tonic::Request::new(pb::DeleteReplicaRequest { group_id });
+                        let mut req = tonic::Request::new(pb::DeleteReplicaRequest { group_id, node_id: Some(node) });
                         req.set_timeout(Duration::from_secs(10));
                         if let Err(status) = stub.delete_replica(req).await {
                             tracing::info!(group = group_id, node, %status, "replica not deleted now; reconciliation retries");

@@ -25,9 +25,9 @@ pub async fn run(alloc: Arc<Allocator>, cancel: CancellationToken) {
 }
 
 async fn round(alloc: Arc<Allocator>) {
-    for (addr, group) in leftovers(&alloc) {
+    for (addr, node, group) in leftovers(&alloc) {
         let Ok(mut stub) = alloc.channels.stub(&addr) else { continue };
-        let mut req = tonic::Request::new(pb::DeleteReplicaRequest { group_id: group });
+        let mut req = tonic::Request::new(pb::DeleteReplicaRequest { group_id: group, node_id: Some(node) });
         req.set_timeout(Duration::from_secs(5));
         match stub.delete_replica(req).await {
             Ok(_) => tracing::info!(group, node = %addr, "deleted a replica the catalogue does not place there"),
@@ -36,8 +36,8 @@ async fn round(alloc: Arc<Allocator>) {
     }
 }
 
-/// (node address, group) of hosted replicas the catalogue does not place.
-fn leftovers(alloc: &Allocator) -> Vec<(String, u64)> {
+/// (node address, node id, group) of hosted replicas the catalogue does not place.
+fn leftovers(alloc: &Allocator) -> Vec<(String, u64, u64)> {
     let now = Instant::now();
     let members = alloc.members.lock().expect("member table lock is never poisoned");
     alloc.reader.read(|c| {
@@ -50,7 +50,7 @@ fn leftovers(alloc: &Allocator) -> Vec<(String, u64)> {
             let placed: HashSet<u64> = c.replicas_on(m.id).into_iter().map(|(_, _, g)| g).collect();
             for g in &seen.report.groups {
                 if !placed.contains(&g.group_id) && !alloc.is_in_flight(g.group_id) {
-                    out.push((m.addr.clone(), g.group_id));
+                    out.push((m.addr.clone(), m.id, g.group_id));
                 }
             }
         }

@@ -91,7 +91,7 @@ async fn move_replica(alloc: &Allocator, group: u64, old: NodeId) -> Result<Node
     // one is cleaned by reconciliation when it returns.
     let old_addr = addr(old);
     if let Ok(mut stub) = alloc.channels.stub(&old_addr) {
-        let mut req = tonic::Request::new(pb::DeleteReplicaRequest { group_id: group });
+        let mut req = tonic::Request::new(pb::DeleteReplicaRequest { group_id: group, node_id: Some(old) });
         req.set_timeout(Duration::from_secs(5));
         let _ = stub.delete_replica(req).await;
     }

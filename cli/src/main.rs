@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod chaos;
 mod dev;
 mod dev_gateway;
 mod health;
@@ -22,6 +23,9 @@ enum Command {
     /// Benchmarks that start their own cluster of real processes.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// A chaos run: faults injected into a cluster of real processes under a
+    /// WebSocket workload, then the history checked.
+    Chaos(chaos::ChaosArgs),
     /// The local development cluster.
     #[command(subcommand)]
     Dev(dev::DevCommand),
@@ -62,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Dev(cmd) => dev::run(cmd).await,
+        Command::Chaos(args) => chaos::run(args).await,
         Command::Cluster { cmd, target } => admin::cluster(cmd, target).await,
         Command::Topic { cmd, target } => admin::topic(cmd, target).await,
         Command::Node { cmd, target } => admin::node(cmd, target).await,

@@ -160,8 +160,8 @@ async fn given_a_replica_when_deleted_then_its_group_and_data_are_gone() -> anyh
     let client = cluster.create_group(8, &[0], config("doomed")).await?;
     append_n(&client, "d", 200).await?;
     let mut stub = cluster.channels.stub(cluster.addr(0))?;
-    assert!(stub.delete_replica(pb::DeleteReplicaRequest { group_id: 8 }).await?.into_inner().deleted);
-    assert!(!stub.delete_replica(pb::DeleteReplicaRequest { group_id: 8 }).await?.into_inner().deleted);
+    assert!(stub.delete_replica(pb::DeleteReplicaRequest { group_id: 8, node_id: None }).await?.into_inner().deleted);
+    assert!(!stub.delete_replica(pb::DeleteReplicaRequest { group_id: 8, node_id: None }).await?.into_inner().deleted);
     let info = stub.node_info(pb::NodeInfoRequest {}).await?.into_inner();
     assert!(info.groups.is_empty());
 

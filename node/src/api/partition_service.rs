@@ -98,7 +98,12 @@ impl Partition for PartitionService {
     }
 
     async fn delete_replica(&self, request: Request<pb::DeleteReplicaRequest>) -> RpcResult<pb::DeleteReplicaReply> {
-        let deleted = self.registry.delete(request.into_inner().group_id).await?;
+        let req = request.into_inner();
+        if req.node_id.is_some_and(|id| id != self.registry.node_id) {
+            // Meant for the node that used to listen at this address.
+            return Ok(Response::new(pb::DeleteReplicaReply { deleted: false }));
+        }
+        let deleted = self.registry.delete(req.group_id).await?;
         Ok(Response::new(pb::DeleteReplicaReply { deleted }))
     }
 
