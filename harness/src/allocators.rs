@@ -1,5 +1,7 @@
-//! Real `zya-allocator` processes (the catalogue's Raft group) on loopback.
+//! Real `zya-allocator` processes (the catalogue's Raft group) on loopback,
+//! or on another address of this machine (a [`crate::NetLab`]'s root address).
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -46,34 +48,43 @@ pub struct Allocators {
 impl Allocators {
     /// Starts `n` allocators on free ports in a temporary folder.
     pub async fn start(n: usize, options: AllocatorOptions) -> anyhow::Result<Self> {
+        Self::start_on(IpAddr::from([127, 0, 0, 1]), n, options).await
+    }
+
+    /// Starts `n` allocators listening on `ip` (an address of this machine,
+    /// e.g. [`crate::NetLab::root_ip`] so that nodes in a lab reach them) on
+    /// free ports, in a temporary folder.
+    pub async fn start_on(ip: IpAddr, n: usize, options: AllocatorOptions) -> anyhow::Result<Self> {
         let temp = tempfile::Builder::new().prefix("zya-allocators-").tempdir()?;
         let ports = (0..n).map(|_| free_port()).collect::<anyhow::Result<Vec<_>>>()?;
+        let addrs = ports.into_iter().map(|p| std::net::SocketAddr::new(ip, p).to_string()).collect();
         let dir = temp.path().to_path_buf();
-        Self::start_with(dir, Some(temp), ports, options).await
+        Self::start_with(dir, Some(temp), addrs, options).await
     }
 
     /// Starts allocators on fixed ports with data kept in `folder`.
     pub async fn start_in(folder: PathBuf, ports: Vec<u16>, options: AllocatorOptions) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&folder)?;
-        Self::start_with(folder, None, ports, options).await
+        let addrs = ports.into_iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        Self::start_with(folder, None, addrs, options).await
     }
 
     async fn start_with(
         dir: PathBuf,
         temp: Option<tempfile::TempDir>,
-        ports: Vec<u16>,
+        addrs: Vec<String>,
         options: AllocatorOptions,
     ) -> anyhow::Result<Self> {
         let bin = bin_dir()?.join("zya-allocator");
         if !bin.exists() {
             bail!("{} not found: build the binaries first (cargo build --bins)", bin.display());
         }
-        let n = ports.len();
+        let n = addrs.len();
         let mut procs = Vec::new();
-        for (i, port) in ports.into_iter().enumerate() {
+        for (i, addr) in addrs.into_iter().enumerate() {
             procs.push(AllocatorProc {
                 id: i as u64 + 1,
-                addr: format!("127.0.0.1:{port}"),
+                addr,
                 data_dir: dir.join(format!("allocator-{}", i + 1)),
                 log: dir.join(format!("allocator-{}.log", i + 1)),
                 child: None,

@@ -3,15 +3,30 @@
 //! Each node gets a fixed loopback port (its address is part of the Raft
 //! membership, so it survives restarts) and a data directory in a temporary
 //! folder. Logs go to `<folder>/node-<i>.log`, kept when a test fails.
+//!
+//! A cluster started with [`Cluster::start_in_lab`] runs node `i` inside host
+//! `i` of a [`NetLab`] instead, listening on that host's address, so the
+//! network between nodes (and between a node and everything else) can be cut.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use zya_client::{pb, Channels, PartitionClient};
+
+use crate::netlab::NetLab;
+
+/// Port of every node of a lab cluster: each host has its own address and
+/// port space, so one well-known port serves all.
+pub const LAB_NODE_PORT: u16 = 7000;
+
+/// Longest wait for one replica's status while looking for a leader or
+/// convergence: a paused or cut-off node never answers.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Options every node of the cluster starts with.
 #[derive(Debug, Clone)]
@@ -60,6 +75,8 @@ pub struct Cluster {
     options: NodeOptions,
     bin: PathBuf,
     dir: Folder,
+    /// Node `i` runs in host `i` of this lab (`None`: on loopback).
+    lab: Option<Arc<NetLab>>,
 }
 
 /// Where the cluster keeps its data and logs.
@@ -104,26 +121,43 @@ impl Cluster {
     pub async fn start(n: usize, options: NodeOptions) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("zya-cluster-").tempdir().context("create cluster folder")?;
         let ports = (0..n).map(|_| free_port()).collect::<anyhow::Result<Vec<_>>>()?;
-        Self::start_with(Folder::Temp(dir), ports, options).await
+        let addrs = ports.into_iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        Self::start_with(Folder::Temp(dir), addrs, None, options).await
+    }
+
+    /// Starts one node in each host of `lab` (node `i` in host `i`, at
+    /// `<lab.ip(i)>:LAB_NODE_PORT`) in a temporary folder. Allocators the
+    /// nodes register with must listen where the hosts reach them: on
+    /// `lab.root_ip()` (see [`crate::Allocators::start_on`]).
+    pub async fn start_in_lab(lab: Arc<NetLab>, options: NodeOptions) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("zya-cluster-").tempdir().context("create cluster folder")?;
+        let addrs = (0..lab.hosts()).map(|i| format!("{}:{LAB_NODE_PORT}", lab.ip(i))).collect();
+        Self::start_with(Folder::Temp(dir), addrs, Some(lab), options).await
     }
 
     /// Starts nodes on the given ports with data kept in `folder` (reused
     /// by the next start with the same folder and ports).
     pub async fn start_in(folder: PathBuf, ports: Vec<u16>, options: NodeOptions) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&folder).with_context(|| format!("create {}", folder.display()))?;
-        Self::start_with(Folder::Fixed(folder), ports, options).await
+        let addrs = ports.into_iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        Self::start_with(Folder::Fixed(folder), addrs, None, options).await
     }
 
-    async fn start_with(dir: Folder, ports: Vec<u16>, options: NodeOptions) -> anyhow::Result<Self> {
+    async fn start_with(
+        dir: Folder,
+        addrs: Vec<String>,
+        lab: Option<Arc<NetLab>>,
+        options: NodeOptions,
+    ) -> anyhow::Result<Self> {
         let bin = bin_dir()?.join("zya-node");
         if !bin.exists() {
             bail!("{} not found: build the binaries first (cargo build --bins)", bin.display());
         }
-        let n = ports.len();
-        let mut cluster = Self { nodes: Vec::new(), channels: Channels::default(), options, bin, dir };
-        for (i, port) in ports.into_iter().enumerate() {
+        let n = addrs.len();
+        let mut cluster = Self { nodes: Vec::new(), channels: Channels::default(), options, bin, dir, lab };
+        for (i, addr) in addrs.into_iter().enumerate() {
             cluster.nodes.push(NodeProc {
-                addr: format!("127.0.0.1:{port}"),
+                addr,
                 data_dir: cluster.dir.path().join(format!("node-{i}")),
                 log: cluster.dir.path().join(format!("node-{i}.log")),
                 node_id: 0,
@@ -141,15 +175,23 @@ impl Cluster {
         self.dir.path()
     }
 
+    /// The lab the nodes run in, if any.
+    pub fn lab(&self) -> Option<&Arc<NetLab>> {
+        self.lab.as_ref()
+    }
+
     async fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
         let o = self.options.clone();
         let node = &mut self.nodes[i];
         std::fs::create_dir_all(&node.data_dir)?;
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&node.log)?;
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = match &self.lab {
+            Some(lab) => lab.command(i, &self.bin),
+            None => Command::new(&self.bin),
+        };
         cmd.arg("--data-dir")
             .arg(&node.data_dir)
-            .args(["--listen", &node.addr])
+            .args(["--listen", &node.addr, "--advertise", &node.addr])
             .args(["--heartbeat", o.heartbeat])
             .args(["--failure-timeout", o.failure_timeout])
             .args(["--election-delay-min", o.election_delay_min])
@@ -223,6 +265,12 @@ impl Cluster {
         self.nodes[i].child.is_some()
     }
 
+    /// Whether this process can talk to node `i` now: it runs, is not
+    /// paused, and no lab cut separates it from the root namespace.
+    pub fn is_reachable(&self, i: usize) -> bool {
+        self.is_up(i) && !self.nodes[i].paused && self.lab.as_ref().is_none_or(|l| l.reaches_root(i))
+    }
+
     fn signal(&self, child: &Child, sig: nix::sys::signal::Signal) -> anyhow::Result<()> {
         let pid = child.id().context("child has a pid")?;
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).context("signal node")?;
@@ -291,20 +339,26 @@ impl Cluster {
         PartitionClient::new(self.channels.clone(), group_id, on.iter().map(|&i| self.nodes[i].addr.clone()).collect())
     }
 
-    /// Waits until some replica reports a leader; returns the leader's index.
+    /// Waits until some replica reports a leader among the client's
+    /// replicas that says so itself; returns the leader's index. A client of
+    /// a subset of the replicas thus waits for a leader inside that subset
+    /// (e.g. the majority side of a split, while the old leader still claims
+    /// the role).
     pub async fn wait_leader(&self, client: &PartitionClient, within: Duration) -> anyhow::Result<usize> {
         let until = tokio::time::Instant::now() + within;
         loop {
-            for addr in client.replicas() {
-                let Some(i) = self.index_of_addr(&addr) else { continue };
-                if !self.is_up(i) || self.nodes[i].paused {
+            let replicas = client.replicas();
+            for addr in &replicas {
+                let Some(i) = self.index_of_addr(addr) else { continue };
+                if !self.is_reachable(i) {
                     continue;
                 }
-                if let Ok(s) = client.status(&addr).await {
+                if let Ok(s) = status(client, addr).await {
                     if let Some(l) = s.leader_id {
-                        if let Some(li) = self.nodes.iter().position(|n| n.node_id == l) {
-                            if self.is_up(li) && !self.nodes[li].paused && s.leader_id == Some(self.nodes[li].node_id) {
-                                if let Ok(ls) = client.status(self.addr(li)).await {
+                        let among = |n: &NodeProc| n.node_id == l && replicas.contains(&n.addr);
+                        if let Some(li) = self.nodes.iter().position(among) {
+                            if self.is_reachable(li) && s.leader_id == Some(self.nodes[li].node_id) {
+                                if let Ok(ls) = status(client, self.addr(li)).await {
                                     if ls.leader_id == Some(l) && ls.role == "Leader" {
                                         return Ok(li);
                                     }
@@ -330,7 +384,7 @@ impl Cluster {
             for addr in client.replicas() {
                 let up = self.index_of_addr(&addr).is_some_and(|i| self.is_up(i));
                 if up {
-                    ends.push(client.status(&addr).await.map(|s| (s.next_offset, s.last_applied_index)).ok());
+                    ends.push(status(client, &addr).await.map(|s| (s.next_offset, s.last_applied_index)).ok());
                 }
             }
             let first = ends.first().cloned().flatten();
@@ -342,5 +396,14 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// One replica's status, or an error if it does not answer in
+/// [`STATUS_TIMEOUT`].
+async fn status(client: &PartitionClient, addr: &str) -> anyhow::Result<pb::StatusReply> {
+    match tokio::time::timeout(STATUS_TIMEOUT, client.status(addr)).await {
+        Ok(reply) => Ok(reply?),
+        Err(_) => bail!("{addr} did not answer within {STATUS_TIMEOUT:?}"),
     }
 }
