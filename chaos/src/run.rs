@@ -35,6 +35,9 @@ pub struct ChaosConfig {
     pub settle: Duration,
     /// Nodes acknowledge before replicating: the checker must find losses.
     pub negative_control: bool,
+    /// Inject exactly this many rounds (every kind once per round) instead
+    /// of running for `duration`.
+    pub rounds: Option<u64>,
 }
 
 impl Default for ChaosConfig {
@@ -50,6 +53,7 @@ impl Default for ChaosConfig {
             holds: Holds::default(),
             settle: Duration::from_millis(500),
             negative_control: false,
+            rounds: None,
         }
     }
 }
@@ -63,12 +67,17 @@ pub struct ChaosOutcome {
     pub injected: BTreeMap<FaultKind, u64>,
     /// Faults that could not be injected (no target at the time, …).
     pub skipped: Vec<String>,
+    /// Why the cluster was not back to full health after healing, if not.
+    pub unhealthy: Option<String>,
     pub elapsed: Duration,
 }
 
 const TOPIC: &str = "chaos";
 /// Process id the fault markers are recorded under.
 const NEMESIS: u64 = 0;
+/// How long the cluster may take to get every partition back to three live
+/// replicas with a leader after a fault (re-replication included).
+const RECOVERY: Duration = Duration::from_secs(90);
 
 pub async fn run(config: ChaosConfig) -> anyhow::Result<ChaosOutcome> {
     let started = Instant::now();
@@ -96,10 +105,14 @@ pub async fn run(config: ChaosConfig) -> anyhow::Result<ChaosOutcome> {
 
     // Faults, one after another, until the duration is up.
     let mut injected: BTreeMap<FaultKind, u64> = BTreeMap::new();
+    let mut unhealthy: Option<String> = None;
     let mut skipped = Vec::new();
     let end = Instant::now() + config.duration;
     let mut schedule = Schedule::new(config.seed, &config.faults, config.holds);
-    while Instant::now() < end {
+    let planned_total = config.rounds.map(|r| r * config.faults.len() as u64);
+    let mut planned_so_far = 0u64;
+    while planned_total.map_or(Instant::now() < end, |t| planned_so_far < t) {
+        planned_so_far += 1;
         let Some(planned) = schedule.next() else {
             tokio::time::sleep_until(end).await;
             break;
@@ -126,9 +139,15 @@ pub async fn run(config: ChaosConfig) -> anyhow::Result<ChaosOutcome> {
                 recorder.record(NEMESIS, Op::Healed);
             }
         }
-        // Let the cluster recover before the next fault: a fault on a
-        // partition already down to its quorum tests nothing new.
-        let _ = cluster.wait_healthy(TOPIC, Duration::from_secs(30)).await;
+        // The next fault waits for full recovery: faults are injected one at
+        // a time into a healthy cluster, never stacked until a majority of
+        // some partition's disks is gone (beyond what any quorum system
+        // survives). A cluster that does not recover ends the fault phase
+        // and fails the run.
+        if let Err(e) = cluster.wait_healthy(TOPIC, RECOVERY).await {
+            unhealthy = Some(format!("after {}: {e:#}", planned.kind));
+            break;
+        }
         tokio::time::sleep(config.settle).await;
     }
 
@@ -139,13 +158,19 @@ pub async fn run(config: ChaosConfig) -> anyhow::Result<ChaosOutcome> {
     }
     cluster.heal_all().await?;
     recorder.record(NEMESIS, Op::Healed);
-    cluster.wait_healthy(TOPIC, Duration::from_secs(60)).await?;
+    if let Err(e) = cluster.wait_healthy(TOPIC, RECOVERY).await {
+        unhealthy.get_or_insert(format!("after healing: {e:#}"));
+    }
     let parts = cluster.placement(TOPIC).await?;
     let mut ends = BTreeMap::new();
     for p in &parts {
         let client = cluster.partition_client(p);
-        let o = client.offsets("-", Duration::from_secs(20)).await.context("partition end offsets")?;
-        ends.insert(p.partition, o.next_offset);
+        match client.offsets("-", Duration::from_secs(20)).await {
+            Ok(o) => {
+                ends.insert(p.partition, o.next_offset);
+            }
+            Err(e) => skipped.push(format!("partition {} not drained: no end offset ({e})", p.partition)),
+        }
     }
     drain_tx.send_replace(Some(ends));
     let drained = tokio::time::timeout(Duration::from_secs(120), async {
@@ -164,13 +189,14 @@ pub async fn run(config: ChaosConfig) -> anyhow::Result<ChaosOutcome> {
         let client = cluster.partition_client(p);
         cluster.nodes.wait_converged(&client, Duration::from_secs(30)).await.ok();
         for addr in &p.replica_addrs {
-            let entries = client
-                .read_replica(addr, 0, None)
-                .await
-                .with_context(|| format!("final read of partition {} on {addr}", p.partition))?
-                .into_iter()
-                .map(|m| (m.offset, m.message_id))
-                .collect();
+            let entries = match client.read_replica(addr, 0, None).await {
+                Ok(e) => e,
+                Err(e) => {
+                    skipped.push(format!("final read of partition {} on {addr}: {e}", p.partition));
+                    continue;
+                }
+            };
+            let entries = entries.into_iter().map(|m| (m.offset, m.message_id)).collect();
             recorder.record(
                 NEMESIS,
                 Op::FinalRead { topic: TOPIC.into(), partition: p.partition, replica: addr.clone(), entries },
@@ -179,7 +205,7 @@ pub async fn run(config: ChaosConfig) -> anyhow::Result<ChaosOutcome> {
     }
     let history = recorder.history();
     let report = check(&history);
-    Ok(ChaosOutcome { config, report, history, injected, skipped, elapsed: started.elapsed() })
+    Ok(ChaosOutcome { config, report, history, injected, skipped, unhealthy, elapsed: started.elapsed() })
 }
 
 impl fmt::Display for ChaosOutcome {
@@ -187,9 +213,12 @@ impl fmt::Display for ChaosOutcome {
         let c = &self.config;
         writeln!(
             f,
-            "chaos run: seed {} duration {:?} (took {:.0?}), {} nodes, {} partitions x 3 replicas, {} publishers, {} subscribers{}",
+            "chaos run: seed {} {} (took {:.0?}), {} nodes, {} partitions x 3 replicas, {} publishers, {} subscribers{}",
             c.seed,
-            c.duration,
+            match c.rounds {
+                Some(r) => format!("{r} rounds of every fault kind"),
+                None => format!("faults for {:?}", c.duration),
+            },
             self.elapsed,
             c.nodes,
             c.partitions,
@@ -207,6 +236,9 @@ impl fmt::Display for ChaosOutcome {
             for s in self.skipped.iter().take(10) {
                 writeln!(f, "  {s}")?;
             }
+        }
+        if let Some(u) = &self.unhealthy {
+            writeln!(f, "NOT HEALTHY after healing: {u}")?;
         }
         write!(f, "{}", self.report)
     }

@@ -90,8 +90,11 @@ impl ProcessCluster {
 
     /// The topic's partitions as the catalogue places them now.
     pub async fn placement(&self, topic: &str) -> anyhow::Result<Vec<cpb::PartitionInfo>> {
-        let req =
-            cpb::DescribeTopicRequest { caller: Some(Self::caller()), topic: topic.into(), scope: cpb::Scope::Global as i32 };
+        let req = cpb::DescribeTopicRequest {
+            caller: Some(Self::caller()),
+            topic: topic.into(),
+            scope: cpb::Scope::Global as i32,
+        };
         let info = self
             .allocators
             .client()
@@ -163,7 +166,21 @@ impl ProcessCluster {
                     parts.iter().map(|p| (p.partition, p.replicas.clone())).collect::<Vec<_>>()
                 );
                 let placed = parts.iter().all(|p| p.replicas.len() == 3 && p.replicas.iter().all(|r| live.contains(r)));
-                if placed {
+                // The catalogue may still count a wiped node's old id as live
+                // (it is back at the same address under a new id): ask each
+                // replica itself whether it hosts the group as that node.
+                let mut hosted = placed;
+                for p in parts.iter().filter(|_| placed) {
+                    let client = self.partition_client(p);
+                    for (id, addr) in p.replicas.iter().zip(&p.replica_addrs) {
+                        let ok = client.status(addr).await.is_ok_and(|s| s.node_id == *id);
+                        if !ok {
+                            last.push_str(&format!("; {addr} does not host group {} as node {id}", p.group_id));
+                            hosted = false;
+                        }
+                    }
+                }
+                if hosted {
                     let mut led = true;
                     for p in &parts {
                         led &= self.nodes.wait_leader(&self.partition_client(p), Duration::from_secs(2)).await.is_ok();
@@ -229,7 +246,8 @@ impl ProcessCluster {
             }
             FaultKind::RemoveAddNode => {
                 let node_id = self.nodes.nodes[follower].node_id;
-                let d = format!("decommission node {follower} (id {node_id}), then wipe it and add it back as a new node");
+                let d =
+                    format!("decommission node {follower} (id {node_id}), then wipe it and add it back as a new node");
                 self.decommission(node_id).await?;
                 on_injected(&d);
                 self.wait_drained(topic, node_id, Duration::from_secs(60)).await?;
@@ -276,9 +294,10 @@ impl ProcessCluster {
     async fn decommission(&self, node_id: u64) -> anyhow::Result<()> {
         self.allocators
             .client()
-            .call(Duration::from_secs(10), |mut s| async move {
-                s.decommission(cpb::DecommissionRequest { node_id }).await
-            })
+            .call(
+                Duration::from_secs(10),
+                |mut s| async move { s.decommission(cpb::DecommissionRequest { node_id }).await },
+            )
             .await?;
         Ok(())
     }

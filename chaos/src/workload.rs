@@ -222,7 +222,8 @@ async fn consume(
             Ok(None) => return false,
             Ok(Some(v)) => {
                 if v["kind"] == "Message" && v["subscriptionId"] == sub_id.as_str() {
-                    let (partition, offset) = (v["partition"].as_u64().unwrap_or(0) as u32, v["offset"].as_u64().unwrap_or(0));
+                    let (partition, offset) =
+                        (v["partition"].as_u64().unwrap_or(0) as u32, v["offset"].as_u64().unwrap_or(0));
                     let subscription = ids.get(&partition).copied().unwrap_or(0);
                     work.recorder.record(
                         process,

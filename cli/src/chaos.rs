@@ -34,6 +34,9 @@ pub struct ChaosArgs {
     /// Longest SIGSTOP pause.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     pause_max: Duration,
+    /// Inject this many rounds of faults (each kind once per round) instead of running for --duration.
+    #[arg(long)]
+    rounds: Option<u64>,
     /// Plant a bug (nodes acknowledge before replicating) and expect the checker to catch it.
     #[arg(long)]
     negative_control: bool,
@@ -68,8 +71,12 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         publishers: args.publishers,
         subscribers: args.subscribers,
         faults,
-        holds: Holds { fault_ms: (1_000, ms(args.hold_max).max(1_000)), pause_ms: (1_000, ms(args.pause_max).max(1_000)) },
+        holds: Holds {
+            fault_ms: (1_000, ms(args.hold_max).max(1_000)),
+            pause_ms: (1_000, ms(args.pause_max).max(1_000)),
+        },
         negative_control: args.negative_control,
+        rounds: args.rounds,
         ..defaults
     };
     let outcome = zya_chaos::run(config).await?;
@@ -82,6 +89,11 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         println!("{outcome}");
     }
     let anomalies = outcome.report.total_anomalies();
+    if !args.negative_control {
+        if let Some(why) = &outcome.unhealthy {
+            anyhow::bail!("the cluster did not recover after healing: {why}");
+        }
+    }
     match (args.negative_control, anomalies) {
         (false, 0) => Ok(()),
         (false, n) => anyhow::bail!("{n} anomalies found; replay with --seed {}", args.seed),
