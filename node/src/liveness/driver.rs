@@ -118,7 +118,13 @@ impl Driver {
             } else {
                 self.led.remove(&g.id);
             }
-            if self.timers.observe(g.id, view.health, now, random_delay(&self.cfg)) {
+            let leader = {
+                let m = g.raft.metrics();
+                let m = m.borrow();
+                (m.current_term, m.current_leader)
+            };
+            let jitter = rand::thread_rng().gen::<f64>();
+            if self.timers.observe(g.id, view.health, leader, now, random_delay(&self.cfg), jitter) {
                 tracing::info!(group = g.id, "leader lost; standing for election");
                 if let Err(e) = g.raft.trigger().elect().await {
                     tracing::warn!(group = g.id, error = %e, "could not start an election");
