@@ -44,7 +44,11 @@ impl ElectionTimers {
     /// Records what a group looks like now; returns true when this replica
     /// should start an election. `delay` is used when a new wait begins;
     /// `jitter` in [0, 1) spreads repeated attempts. `leader` is the group's
-    /// (term, current leader) in this replica's Raft state.
+    /// (term, current leader) in this replica's Raft state; `grace` is how
+    /// long a newly learned leader is trusted before the peers' leader sets
+    /// must confirm it (they are refreshed once per liveness round, and a
+    /// round waits for the ping of a cut-off peer to time out).
+    #[allow(clippy::too_many_arguments)]
     pub fn observe(
         &mut self,
         group: u64,
@@ -52,6 +56,7 @@ impl ElectionTimers {
         leader: (u64, Option<u64>),
         now: Instant,
         delay: Duration,
+        grace: Duration,
         jitter: f64,
     ) -> bool {
         let changed = self.seen.insert(group, leader).is_some_and(|before| before != leader);
@@ -63,7 +68,7 @@ impl ElectionTimers {
         if changed && leader.1.is_some() {
             // A leader was just elected (maybe not known to the peers' sets
             // yet): give it a full wait before doubting it.
-            self.deadlines.insert(group, now + delay);
+            self.deadlines.insert(group, now + delay + grace);
             return false;
         }
         let attempts = self.attempts.get(&group).copied().unwrap_or(0);
@@ -103,12 +108,12 @@ mod tests {
         let t0 = Instant::now();
         let d = Duration::from_millis(300);
         let none = (1, None);
-        assert!(!t.observe(1, Health::Leaderless, none, t0, d, 0.0));
-        assert!(!t.observe(1, Health::Leaderless, none, t0 + Duration::from_millis(299), d, 0.0));
-        assert!(t.observe(1, Health::Leaderless, none, t0 + Duration::from_millis(300), d, 0.0));
+        assert!(!t.observe(1, Health::Leaderless, none, t0, d, Duration::ZERO, 0.0));
+        assert!(!t.observe(1, Health::Leaderless, none, t0 + Duration::from_millis(299), d, Duration::ZERO, 0.0));
+        assert!(t.observe(1, Health::Leaderless, none, t0 + Duration::from_millis(300), d, Duration::ZERO, 0.0));
         // A new wait after an election attempt.
-        assert!(!t.observe(1, Health::Leaderless, none, t0 + Duration::from_millis(301), d, 0.0));
-        assert!(t.observe(1, Health::Leaderless, none, t0 + Duration::from_millis(601), d, 0.0));
+        assert!(!t.observe(1, Health::Leaderless, none, t0 + Duration::from_millis(301), d, Duration::ZERO, 0.0));
+        assert!(t.observe(1, Health::Leaderless, none, t0 + Duration::from_millis(601), d, Duration::ZERO, 0.0));
     }
 
     #[test]
@@ -117,11 +122,14 @@ mod tests {
         let t0 = Instant::now();
         let d = Duration::from_millis(100);
         let none = (1, None);
-        assert!(!t.observe(1, Health::Leaderless, none, t0, d, 0.0));
-        assert!(!t.observe(1, Health::Healthy, none, t0 + Duration::from_millis(50), d, 0.0));
-        assert!(!t.observe(1, Health::Leaderless, none, t0 + Duration::from_millis(120), d, 0.0), "the wait restarted");
-        assert!(!t.observe(2, Health::NotVoter, none, t0 + Duration::from_secs(9), d, 0.0));
-        assert!(!t.observe(3, Health::Led, none, t0 + Duration::from_secs(9), d, 0.0));
+        assert!(!t.observe(1, Health::Leaderless, none, t0, d, Duration::ZERO, 0.0));
+        assert!(!t.observe(1, Health::Healthy, none, t0 + Duration::from_millis(50), d, Duration::ZERO, 0.0));
+        assert!(
+            !t.observe(1, Health::Leaderless, none, t0 + Duration::from_millis(120), d, Duration::ZERO, 0.0),
+            "the wait restarted"
+        );
+        assert!(!t.observe(2, Health::NotVoter, none, t0 + Duration::from_secs(9), d, Duration::ZERO, 0.0));
+        assert!(!t.observe(3, Health::Led, none, t0 + Duration::from_secs(9), d, Duration::ZERO, 0.0));
     }
 
     #[test]
@@ -129,11 +137,46 @@ mod tests {
         let mut t = ElectionTimers::default();
         let t0 = Instant::now();
         let d = Duration::from_millis(100);
-        assert!(!t.observe(1, Health::Leaderless, (4, None), t0, d, 0.0));
+        assert!(!t.observe(1, Health::Leaderless, (4, None), t0, d, Duration::ZERO, 0.0));
         // Term 5's leader won; this replica's peers' sets do not say so yet.
-        assert!(!t.observe(1, Health::Leaderless, (5, Some(9)), t0 + Duration::from_millis(90), d, 0.0));
-        assert!(!t.observe(1, Health::Leaderless, (5, Some(9)), t0 + Duration::from_millis(150), d, 0.0));
-        assert!(t.observe(1, Health::Leaderless, (5, Some(9)), t0 + Duration::from_millis(190), d, 0.0));
+        assert!(!t.observe(
+            1,
+            Health::Leaderless,
+            (5, Some(9)),
+            t0 + Duration::from_millis(90),
+            d,
+            Duration::ZERO,
+            0.0
+        ));
+        assert!(!t.observe(
+            1,
+            Health::Leaderless,
+            (5, Some(9)),
+            t0 + Duration::from_millis(150),
+            d,
+            Duration::ZERO,
+            0.0
+        ));
+        assert!(t.observe(
+            1,
+            Health::Leaderless,
+            (5, Some(9)),
+            t0 + Duration::from_millis(190),
+            d,
+            Duration::ZERO,
+            0.0
+        ));
+    }
+
+    #[test]
+    fn a_new_leader_gets_the_grace_before_it_is_doubted() {
+        let mut t = ElectionTimers::default();
+        let t0 = Instant::now();
+        let (d, grace) = (Duration::from_millis(100), Duration::from_millis(500));
+        assert!(!t.observe(1, Health::Leaderless, (4, None), t0, d, grace, 0.0));
+        assert!(!t.observe(1, Health::Leaderless, (5, Some(9)), t0 + Duration::from_millis(50), d, grace, 0.0));
+        assert!(!t.observe(1, Health::Leaderless, (5, Some(9)), t0 + Duration::from_millis(600), d, grace, 0.0));
+        assert!(t.observe(1, Health::Leaderless, (5, Some(9)), t0 + Duration::from_millis(650), d, grace, 0.0));
     }
 
     #[test]
@@ -142,16 +185,19 @@ mod tests {
         let t0 = Instant::now();
         let d = Duration::from_millis(100);
         let none = (1, None);
-        assert!(!t.observe(1, Health::Leaderless, none, t0, d, 0.99));
-        assert!(t.observe(1, Health::Leaderless, none, t0 + d, d, 0.99), "first attempt: no backoff");
+        assert!(!t.observe(1, Health::Leaderless, none, t0, d, Duration::ZERO, 0.99));
+        assert!(t.observe(1, Health::Leaderless, none, t0 + d, d, Duration::ZERO, 0.99), "first attempt: no backoff");
         let t1 = t0 + d;
-        assert!(!t.observe(1, Health::Leaderless, none, t1, d, 0.99));
-        assert!(!t.observe(1, Health::Leaderless, none, t1 + Duration::from_millis(150), d, 0.99));
-        assert!(t.observe(1, Health::Leaderless, none, t1 + Duration::from_millis(200), d, 0.99), "second: up to 2x");
-        assert!(!t.observe(1, Health::Healthy, none, t1 + Duration::from_secs(1), d, 0.99));
-        assert!(!t.observe(1, Health::Leaderless, none, t1 + Duration::from_secs(1), d, 0.99));
+        assert!(!t.observe(1, Health::Leaderless, none, t1, d, Duration::ZERO, 0.99));
+        assert!(!t.observe(1, Health::Leaderless, none, t1 + Duration::from_millis(150), d, Duration::ZERO, 0.99));
         assert!(
-            t.observe(1, Health::Leaderless, none, t1 + Duration::from_millis(1100), d, 0.99),
+            t.observe(1, Health::Leaderless, none, t1 + Duration::from_millis(200), d, Duration::ZERO, 0.99),
+            "second: up to 2x"
+        );
+        assert!(!t.observe(1, Health::Healthy, none, t1 + Duration::from_secs(1), d, Duration::ZERO, 0.99));
+        assert!(!t.observe(1, Health::Leaderless, none, t1 + Duration::from_secs(1), d, Duration::ZERO, 0.99));
+        assert!(
+            t.observe(1, Health::Leaderless, none, t1 + Duration::from_millis(1100), d, Duration::ZERO, 0.99),
             "reset once healthy"
         );
     }

@@ -124,7 +124,8 @@ impl Driver {
                 (m.current_term, m.current_leader)
             };
             let jitter = rand::thread_rng().gen::<f64>();
-            if self.timers.observe(g.id, view.health, leader, now, random_delay(&self.cfg), jitter) {
+            let grace = self.cfg.failure_timeout * 2;
+            if self.timers.observe(g.id, view.health, leader, now, random_delay(&self.cfg), grace, jitter) {
                 tracing::info!(group = g.id, "leader lost; standing for election");
                 if let Err(e) = g.raft.trigger().elect().await {
                     tracing::warn!(group = g.id, error = %e, "could not start an election");
