@@ -151,7 +151,6 @@ async fn final_check(s: &Setup, topic: &str, recorder: &Recorder) -> anyhow::Res
     Ok(())
 }
 
-#[ignore = "open bug (chaos issue): under a partition a majority-side follower keeps standing for election and the majority can stall for 30 s+; run with --ignored"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn given_leader_isolated_when_publishing_then_a_new_leader_takes_writes_and_the_old_one_rejoins(
 ) -> anyhow::Result<()> {
@@ -208,7 +207,6 @@ async fn given_leader_isolated_when_publishing_then_a_new_leader_takes_writes_an
     Ok(())
 }
 
-#[ignore = "open bug (chaos issue): under a partition a majority-side follower keeps standing for election and the majority can stall for 30 s+; run with --ignored"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn given_leader_on_minority_side_of_a_split_when_publishing_then_only_the_majority_acknowledges_and_nothing_is_lost(
 ) -> anyhow::Result<()> {
