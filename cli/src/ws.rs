@@ -12,6 +12,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::token::{mint, SecretArgs};
 
+/// Attempts of one publish before giving up on retryable errors.
+const PUBLISH_ATTEMPTS: usize = 3;
+
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 #[derive(Args, Debug)]
@@ -122,7 +125,18 @@ pub async fn publish(args: PublishArgs) -> anyhow::Result<()> {
     if let Some(k) = args.key {
         frame["key"] = json!(k);
     }
-    let reply = request(&mut ws, frame).await?;
+    // Timeout, Unavailable and RateLimited are retryable, and a retry with
+    // the same messageId never appends twice.
+    let mut reply = request(&mut ws, frame.clone()).await?;
+    for _ in 1..PUBLISH_ATTEMPTS {
+        let code = reply["code"].as_str().unwrap_or("");
+        if reply["kind"] == "Published" || !matches!(code, "Timeout" | "Unavailable" | "RateLimited") {
+            break;
+        }
+        eprintln!("{code}: {}; retrying with the same id", reply["message"].as_str().unwrap_or(""));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        reply = request(&mut ws, frame.clone()).await?;
+    }
     expect(&reply, "Published")?;
     println!(
         "published {} at partition {} offset {}{}",
