@@ -10,6 +10,7 @@
 
 mod catalogue;
 mod error;
+mod membership;
 mod partition;
 mod pool;
 

@@ -21,46 +21,10 @@ pub async fn run(
 ) {
     let client = CatalogueClient::new(allocators);
     let node_id = registry.node_id;
-    let mut registered = false;
+    let member =
+        pb::RegisterMemberRequest { id: node_id, kind: pb::MemberKind::StorageNode as i32, addr: addr.clone() };
     let mut last: Option<(Instant, u64)> = None;
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if !registered {
-            let req =
-                pb::RegisterMemberRequest { id: node_id, kind: pb::MemberKind::StorageNode as i32, addr: addr.clone() };
-            match client
-                .call(interval * 2, |mut s| {
-                    let r = req.clone();
-                    async move { s.register_member(r).await }
-                })
-                .await
-            {
-                Ok(_) => {
-                    tracing::info!("registered with the catalogue");
-                    registered = true;
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "catalogue registration not done yet");
-                    continue;
-                }
-            }
-        }
-        let report = load_report(&registry, node_id, &addr, &mut last);
-        if let Err(e) = client
-            .call(interval * 2, |mut s| {
-                let r = report.clone();
-                async move { s.heartbeat(r).await }
-            })
-            .await
-        {
-            tracing::debug!(error = %e, "heartbeat to the catalogue failed");
-        }
-    }
+    client.keep_registered(member, interval, cancel, || load_report(&registry, node_id, &addr, &mut last)).await;
 }
 
 fn load_report(
