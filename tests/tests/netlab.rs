@@ -301,6 +301,19 @@ async fn given_a_crashed_runs_namespace_when_a_lab_is_created_then_it_and_its_pr
         .args(["netns", "exec", leftover, "sleep", "300"])
         .kill_on_drop(true)
         .spawn()?;
+    // `ip netns exec` enters the namespace after it starts: wait until it is
+    // inside, or the clean-up could list the namespace's processes before
+    // the sleeper is one of them.
+    let pid = sleeper.id().map(|p| p.to_string()).unwrap_or_default();
+    let inside_by = Instant::now() + Duration::from_secs(5);
+    loop {
+        let pids = std::process::Command::new("ip").args(["netns", "pids", leftover]).output()?;
+        if String::from_utf8_lossy(&pids.stdout).split_whitespace().any(|p| p == pid) {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < inside_by, "the sleeper never entered {leftover}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     phase("two labs at once: distinct subnets; the leftover is gone");
     let (a, b) = (NetLab::create(2)?, NetLab::create(1)?);
