@@ -49,7 +49,7 @@ impl Default for ChaosConfig {
             partitions: 3,
             publishers: 4,
             subscribers: 2,
-            faults: FaultKind::ALL.iter().copied().filter(|k| !k.is_network()).collect(),
+            faults: FaultKind::ALL.to_vec(),
             holds: Holds::default(),
             settle: Duration::from_millis(500),
             negative_control: false,
@@ -81,7 +81,12 @@ const RECOVERY: Duration = Duration::from_secs(90);
 
 pub async fn run(config: ChaosConfig) -> anyhow::Result<ChaosOutcome> {
     let started = Instant::now();
-    let shape = Shape { nodes: config.nodes, gateways: 2, ack_before_replication: config.negative_control };
+    let shape = Shape {
+        nodes: config.nodes,
+        gateways: 2,
+        ack_before_replication: config.negative_control,
+        network: config.faults.iter().any(|k| k.is_network()),
+    };
     let mut cluster = ProcessCluster::start(shape).await.context("start the cluster")?;
     cluster.create_topic(TOPIC, config.partitions).await.context("create the chaos topic")?;
     cluster.wait_healthy(TOPIC, Duration::from_secs(30)).await?;

@@ -8,6 +8,7 @@
 //! over candidates in a stable order, so a seed replays the same run as far
 //! as the cluster behaves the same.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -16,7 +17,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use zya_client::catalogue_pb as cpb;
 use zya_client::PartitionClient;
-use zya_harness::{AllocatorOptions, Allocators, Cluster, GatewayOptions, Gateways, NodeOptions};
+use zya_harness::{AllocatorOptions, Allocators, Cluster, GatewayOptions, Gateways, NetLab, NodeOptions};
 
 use crate::schedule::{FaultKind, Planned};
 
@@ -37,17 +38,28 @@ pub struct Shape {
     pub gateways: usize,
     /// Nodes acknowledge before replicating (the negative control).
     pub ack_before_replication: bool,
+    /// Run each node in a network namespace of its own, so that network
+    /// faults can cut links (needs root, `ip` and `nft`).
+    pub network: bool,
 }
 
 const ADMIN: &str = "admin";
 
 impl ProcessCluster {
     pub async fn start(shape: Shape) -> anyhow::Result<Self> {
-        let allocators = Allocators::start(
-            3,
-            AllocatorOptions { create_timeout: "3s", down_after: "2s", replace_after: "5s", admins: ADMIN },
-        )
-        .await?;
+        let lab = match shape.network {
+            true => Some(NetLab::create(shape.nodes).context(
+                "network faults need a network lab (root, iproute2 and nftables); leave isolate-leader and \
+                 split-minority out of --faults to run without one",
+            )?),
+            false => None,
+        };
+        let allocator_options =
+            AllocatorOptions { create_timeout: "3s", down_after: "2s", replace_after: "5s", admins: ADMIN };
+        let allocators = match &lab {
+            Some(lab) => Allocators::start_on(lab.root_ip().into(), 3, allocator_options).await?,
+            None => Allocators::start(3, allocator_options).await?,
+        };
         allocators.leader(Duration::from_secs(30)).await?;
         let options = NodeOptions {
             heartbeat: "150ms",
@@ -56,7 +68,10 @@ impl ProcessCluster {
             fault_ack_before_replication: shape.ack_before_replication,
             ..NodeOptions::default()
         };
-        let nodes = Cluster::start(shape.nodes, options).await?;
+        let nodes = match lab {
+            Some(lab) => Cluster::start_in_lab(lab, options).await?,
+            None => Cluster::start(shape.nodes, options).await?,
+        };
         let gw_options = GatewayOptions::default();
         let secret = gw_options.dev_secret.clone();
         let gateways = Gateways::start(shape.gateways, allocators.addrs(), gw_options).await?;
@@ -271,12 +286,37 @@ impl ProcessCluster {
                 self.nodes.restart(leader).await?;
                 d
             }
-            FaultKind::IsolateLeader | FaultKind::SplitMinority => {
-                bail!("{} needs network namespaces, which this cluster does not use", planned.kind)
+            FaultKind::IsolateLeader => {
+                let lab = self.lab()?;
+                let d = format!("isolate leader node {leader} of partition {p} for {hold:?}");
+                lab.isolate(leader)?;
+                on_injected(&d);
+                tokio::time::sleep(hold).await;
+                lab.heal()?;
+                d
+            }
+            FaultKind::SplitMinority => {
+                let lab = self.lab()?;
+                // The leader and as many others as keep its side a minority.
+                let mut others: Vec<usize> = (0..self.nodes.nodes.len()).filter(|&i| i != leader).collect();
+                others.shuffle(&mut rng);
+                let mut minority = vec![leader];
+                minority.extend(others.into_iter().take(((self.nodes.nodes.len() - 1) / 2).saturating_sub(1)));
+                minority.sort_unstable();
+                let d = format!("split nodes {minority:?} (with leader {leader} of partition {p}) from the rest for {hold:?}");
+                lab.split(&minority)?;
+                on_injected(&d);
+                tokio::time::sleep(hold).await;
+                lab.heal()?;
+                d
             }
         };
         on_healed();
         Ok(description)
+    }
+
+    fn lab(&self) -> anyhow::Result<Arc<NetLab>> {
+        self.nodes.lab().cloned().context("network faults need the nodes in a network lab (Shape::network)")
     }
 
     fn pause(&mut self, i: usize) -> anyhow::Result<()> {
@@ -318,8 +358,12 @@ impl ProcessCluster {
         }
     }
 
-    /// Undoes anything left: resumes paused nodes and starts stopped ones.
+    /// Undoes anything left: mends cut links, resumes paused nodes and
+    /// starts stopped ones.
     pub async fn heal_all(&mut self) -> anyhow::Result<()> {
+        if let Some(lab) = self.nodes.lab() {
+            lab.heal()?;
+        }
         for i in std::mem::take(&mut self.paused) {
             self.nodes.resume(i)?;
         }

@@ -25,7 +25,7 @@ pub struct ChaosArgs {
     publishers: usize,
     #[arg(long, default_value_t = 2)]
     subscribers: usize,
-    /// Fault kinds, comma-separated (default: all that process clusters support).
+    /// Fault kinds, comma-separated (default: all; the network ones need root, iproute2 and nftables).
     #[arg(long, value_delimiter = ',')]
     faults: Vec<FaultKind>,
     /// Longest hold of a fault (the shortest is 1 s).

@@ -5,6 +5,7 @@
 //! and by time, and prints a table (or `--json`).
 
 mod append;
+pub mod figures;
 mod idle;
 mod stats;
 
