@@ -13,7 +13,6 @@ pub mod run;
 pub mod schedule;
 pub mod target;
 pub mod workload;
-mod ws;
 
 pub use run::{run, ChaosConfig, ChaosOutcome};
 pub use schedule::{FaultKind, Holds};

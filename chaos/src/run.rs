@@ -38,6 +38,10 @@ pub struct ChaosConfig {
     /// Inject exactly this many rounds (every kind once per round) instead
     /// of running for `duration`.
     pub rounds: Option<u64>,
+    /// Where to copy every process's log when the run fails (anomalies or
+    /// a cluster that did not recover); the cluster's own folders are
+    /// deleted when the run ends.
+    pub keep_logs: Option<std::path::PathBuf>,
 }
 
 impl Default for ChaosConfig {
@@ -54,6 +58,7 @@ impl Default for ChaosConfig {
             settle: Duration::from_millis(500),
             negative_control: false,
             rounds: None,
+            keep_logs: None,
         }
     }
 }
@@ -210,6 +215,13 @@ pub async fn run(config: ChaosConfig) -> anyhow::Result<ChaosOutcome> {
     }
     let history = recorder.history();
     let report = check(&history);
+    let failed = unhealthy.is_some() || (report.total_anomalies() > 0) != config.negative_control;
+    if let (true, Some(dir)) = (failed, &config.keep_logs) {
+        match cluster.copy_logs(dir) {
+            Ok(n) => tracing::warn!(files = n, dir = %dir.display(), "the run failed; logs kept"),
+            Err(e) => tracing::warn!(error = %e, "could not keep the logs"),
+        }
+    }
     Ok(ChaosOutcome { config, report, history, injected, skipped, unhealthy, elapsed: started.elapsed() })
 }
 

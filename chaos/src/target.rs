@@ -303,7 +303,9 @@ impl ProcessCluster {
                 let mut minority = vec![leader];
                 minority.extend(others.into_iter().take(((self.nodes.nodes.len() - 1) / 2).saturating_sub(1)));
                 minority.sort_unstable();
-                let d = format!("split nodes {minority:?} (with leader {leader} of partition {p}) from the rest for {hold:?}");
+                let d = format!(
+                    "split nodes {minority:?} (with leader {leader} of partition {p}) from the rest for {hold:?}"
+                );
                 lab.split(&minority)?;
                 on_injected(&d);
                 tokio::time::sleep(hold).await;
@@ -356,6 +358,24 @@ impl ProcessCluster {
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+    }
+
+    /// Copies every process's log (`*.log` of the allocators', nodes' and
+    /// gateways' folders) into `dir`; returns how many files.
+    pub fn copy_logs(&self, dir: &std::path::Path) -> anyhow::Result<usize> {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        let mut n = 0;
+        for folder in [self.allocators.folder(), self.nodes.folder(), self.gateways.folder()] {
+            for entry in std::fs::read_dir(folder)? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "log") {
+                    let name = path.file_name().context("a log file has a name")?;
+                    std::fs::copy(&path, dir.join(name))?;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
     }
 
     /// Undoes anything left: mends cut links, resumes paused nodes and

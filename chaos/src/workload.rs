@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use zya_checker::{Op, PublishOutcome, Recorder};
 
-use crate::ws::{Conn, WsError};
+use zya_client::ws::{Conn, WsError};
 
 /// How long one message is retried before its outcome is recorded.
 const MESSAGE_BUDGET: Duration = Duration::from_secs(40);

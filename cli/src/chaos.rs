@@ -40,6 +40,9 @@ pub struct ChaosArgs {
     /// Plant a bug (nodes acknowledge before replicating) and expect the checker to catch it.
     #[arg(long)]
     negative_control: bool,
+    /// Where to copy every process's log if the run fails.
+    #[arg(long, default_value = "zya-chaos-logs")]
+    keep_logs: PathBuf,
     /// Save the history as JSON lines (re-check it with the checker).
     #[arg(long)]
     history: Option<PathBuf>,
@@ -77,6 +80,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         },
         negative_control: args.negative_control,
         rounds: args.rounds,
+        keep_logs: Some(args.keep_logs.clone()),
         ..defaults
     };
     let outcome = zya_chaos::run(config).await?;

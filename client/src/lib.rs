@@ -13,6 +13,7 @@ mod error;
 mod membership;
 mod partition;
 mod pool;
+pub mod ws;
 
 pub use catalogue::{CatalogueClient, CatalogueError};
 pub use error::{error_detail, ClientError, RejectCode};

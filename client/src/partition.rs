@@ -21,6 +21,11 @@ const MAX_BACKOFF: Duration = Duration::from_millis(400);
 /// deadline may be much longer than a failover. A write retried elsewhere
 /// is safe: message ids make it idempotent.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest wait for one answer to a membership change: adding a replica
+/// waits until the new one has caught up (from a snapshot, possibly many
+/// megabytes), and an attempt given up mid-way leaves the change running
+/// on the leader, so the retry would only wait for it again.
+const MEMBERSHIP_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct PartitionClient {
     pub group: u64,
@@ -55,6 +60,25 @@ impl PartitionClient {
         F: Fn(Stub<Channel>) -> Fut,
         Fut: Future<Output = Result<T, tonic::Status>>,
     {
+        self.on_leader_within(ATTEMPT_TIMEOUT, deadline, call).await
+    }
+
+    /// [`Self::on_leader`] with each attempt bounded by `attempt_timeout`.
+    ///
+    /// A replica that did not answer in time is not tried again while
+    /// others answer, unless a replica names it as the leader: then it is
+    /// tried again after a backoff (the hint is what the others know; an
+    /// election replaces a paused leader soon, and the hints follow).
+    pub async fn on_leader_within<T, F, Fut>(
+        &self,
+        attempt_timeout: Duration,
+        deadline: Duration,
+        call: F,
+    ) -> Result<T, ClientError>
+    where
+        F: Fn(Stub<Channel>) -> Fut,
+        Fut: Future<Output = Result<T, tonic::Status>>,
+    {
         let until = Instant::now() + deadline;
         let mut backoff = FIRST_BACKOFF;
         let mut next_replica = 0usize;
@@ -84,16 +108,22 @@ impl PartitionClient {
                 return Err(if unknown { ClientError::Timeout { last } } else { ClientError::Unavailable { last } });
             }
             let stub = self.channels.stub(&target)?;
-            match tokio::time::timeout(remaining.min(ATTEMPT_TIMEOUT), call(stub)).await {
+            match tokio::time::timeout(remaining.min(attempt_timeout), call(stub)).await {
                 Ok(Ok(v)) => {
                     *self.leader.lock().expect("lock is never poisoned") = Some(target);
                     return Ok(v);
                 }
                 Ok(Err(status)) => match classify(&status) {
                     Next::Leader(Some(addr)) if addr != target => {
+                        // A hint to a replica that did not answer: try it
+                        // again, but after a backoff, never in a tight loop.
+                        let was_silent = silent.contains(&addr);
+                        silent.retain(|s| *s != addr);
                         *self.leader.lock().expect("lock is never poisoned") = Some(addr);
                         last = format!("{target} is not the leader");
-                        continue;
+                        if !was_silent {
+                            continue;
+                        }
                     }
                     Next::Leader(_) => {
                         self.forget_leader();
@@ -114,7 +144,7 @@ impl PartitionClient {
                     self.forget_leader();
                     silent.push(target.clone());
                     unknown = true;
-                    last = format!("{target}: no answer within {:?}", remaining.min(ATTEMPT_TIMEOUT));
+                    last = format!("{target}: no answer within {:?}", remaining.min(attempt_timeout));
                     continue;
                 }
             }
@@ -265,7 +295,7 @@ impl PartitionClient {
         deadline: Duration,
     ) -> Result<Vec<pb::Replica>, ClientError> {
         let group = self.group;
-        self.on_leader(deadline, |mut stub| {
+        self.on_leader_within(MEMBERSHIP_ATTEMPT_TIMEOUT, deadline, |mut stub| {
             let req = pb::AddReplicaRequest {
                 group_id: group,
                 replica: Some(pb::Replica { node_id, addr: addr.to_string() }),
@@ -278,7 +308,7 @@ impl PartitionClient {
     /// Removes a replica from the voters, through the leader.
     pub async fn remove_replica(&self, node_id: u64, deadline: Duration) -> Result<Vec<pb::Replica>, ClientError> {
         let group = self.group;
-        self.on_leader(deadline, |mut stub| {
+        self.on_leader_within(MEMBERSHIP_ATTEMPT_TIMEOUT, deadline, |mut stub| {
             let req = pb::RemoveReplicaRequest { group_id: group, node_id };
             async move { stub.remove_replica(req).await.map(|r| r.into_inner().voters) }
         })

@@ -124,6 +124,11 @@ impl Gateways {
         self.procs[i].child.is_some()
     }
 
+    /// Process id of a running gateway.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.procs[i].child.as_ref().and_then(|c| c.id())
+    }
+
     async fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
         let o = &self.options;
         let p = &mut self.procs[i];
