@@ -77,7 +77,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
         .tcp_nodelay(true)
         .add_service(RaftPeerServer::new(CataloguePeer { id: config.id, raft: raft.clone() }))
         .add_service(CatalogueServer::new(CatalogueService { alloc }))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown.cancelled())
+        // `tcp_nodelay` above applies only to listeners tonic binds itself:
+        // accepted sockets need it here, or small replies wait for the
+        // peer's delayed ACK (about 40 ms) behind Nagle's algorithm.
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown.cancelled(),
+        )
         .await?;
     tracker.close();
     tracker.wait().await;

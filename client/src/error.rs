@@ -4,7 +4,7 @@ use prost::Message;
 use zya_proto::node::error_detail::Code;
 use zya_proto::node::ErrorDetail;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ClientError {
     /// No replica could serve the request before the deadline (no leader, no
     /// quorum, or every replica unreachable). Nothing was acknowledged.

@@ -13,11 +13,13 @@ mod error;
 mod membership;
 mod partition;
 mod pool;
+mod publisher;
 pub mod ws;
 
 pub use catalogue::{CatalogueClient, CatalogueError};
 pub use error::{error_detail, ClientError, RejectCode};
 pub use partition::PartitionClient;
 pub use pool::Channels;
+pub use publisher::BatchPublisher;
 pub use zya_proto::catalogue as catalogue_pb;
 pub use zya_proto::node as pb;

@@ -91,7 +91,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
                 .max_decoding_message_size(MAX_GRPC_MESSAGE)
                 .max_encoding_message_size(MAX_GRPC_MESSAGE),
         )
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown.cancelled())
+        // `tcp_nodelay` above applies only to listeners tonic binds itself:
+        // accepted sockets need it here, or small replies wait for the
+        // peer's delayed ACK (about 40 ms) behind Nagle's algorithm.
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown.cancelled(),
+        )
         .await?;
     tracing::info!("stopping groups");
     registry.shutdown().await;

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use zya_client::{pb, PartitionClient};
+use zya_client::{pb, BatchPublisher, PartitionClient};
 
 use super::super::figures::{Case, Figure, Load, Mode, Path};
 use super::super::stats::Latencies;
@@ -68,7 +68,7 @@ pub async fn leader_kill(cluster: &mut BenchCluster, kills: usize) -> anyhow::Re
         gaps.record(gap);
         max = max.max(gap);
         cluster.nodes.restart(leader).await?;
-        cluster.nodes.wait_converged(&client, Duration::from_secs(30)).await?;
+        cluster.nodes.wait_converged(&client, Duration::from_secs(30)).await.context("converge after a kill")?;
     }
     stop.store(true, Ordering::Relaxed);
     writer.await?;
@@ -91,9 +91,9 @@ pub async fn restart(cluster: &mut BenchCluster, bytes: u64, load: &Load) -> any
     let topic = cluster.create_topic("bench-restart", 1, 3).await?;
     let client = Arc::new(topic.client);
     let count = (bytes / SIZE as u64).max(1) as usize;
-    fill(&client, SIZE, count, load.window.min(64), load.max_time * 30).await?;
+    fill(&client, SIZE, count, load.window.min(64), load.max_time * 30).await.context("fill")?;
     let end = client.offsets("-", CALL).await?.next_offset;
-    cluster.nodes.wait_converged(&client, Duration::from_secs(120)).await?;
+    cluster.nodes.wait_converged(&client, Duration::from_secs(120)).await.context("converge after the fill")?;
 
     let leader = cluster.nodes.wait_leader(&client, CALL).await?;
     let follower = (0..cluster.nodes.nodes.len()).find(|&i| i != leader).context("a follower")?;
@@ -119,7 +119,10 @@ pub async fn restart(cluster: &mut BenchCluster, bytes: u64, load: &Load) -> any
     for i in 0..cluster.nodes.nodes.len() {
         cluster.nodes.restart(i).await?;
     }
-    client.append(vec![message("after-restart".into(), 128)], Duration::from_secs(300)).await?;
+    client
+        .append(vec![message("after-restart".into(), 128)], Duration::from_secs(300))
+        .await
+        .context("first write after restarting every node")?;
     let cluster_s = started.elapsed().as_secs_f64();
 
     let held = count as u64 * SIZE as u64;
@@ -137,11 +140,12 @@ async fn fill(
     writers: usize,
     max_time: Duration,
 ) -> anyhow::Result<()> {
+    let publisher = Arc::new(BatchPublisher::new(client.clone(), writers, writers, CALL));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let deadline = Instant::now() + max_time;
     let mut tasks = Vec::new();
     for _ in 0..writers {
-        let (client, next) = (client.clone(), next.clone());
+        let (publisher, next) = (publisher.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -149,7 +153,7 @@ async fn fill(
                     return Ok::<_, anyhow::Error>(());
                 }
                 anyhow::ensure!(Instant::now() < deadline, "filling took longer than {max_time:?}");
-                client.append(vec![message(format!("fill-{i}"), size)], CALL).await?;
+                publisher.publish(message(format!("fill-{i}"), size)).await?;
             }
         }));
     }

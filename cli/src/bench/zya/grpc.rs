@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::StreamExt;
-use zya_client::{pb, PartitionClient};
+use zya_client::{pb, BatchPublisher, PartitionClient};
 
 use super::super::figures::{Case, Figure, Load};
 use super::super::stats::Latencies;
@@ -27,8 +27,10 @@ fn message(id: String, size: usize) -> pb::NewMessage {
     }
 }
 
-/// `writers` tasks, each with one append in flight, until `count` messages
-/// or `max_time`.
+/// `writers` tasks, each with one publish in flight, until `count`
+/// messages or `max_time`. One writer calls `Append` itself; several share
+/// the client library's [`BatchPublisher`] (what a producer does: messages
+/// queued while an `Append` is in flight go in the next one).
 async fn publish(
     client: Arc<PartitionClient>,
     prefix: &str,
@@ -37,12 +39,13 @@ async fn publish(
     count: usize,
     max_time: Duration,
 ) -> anyhow::Result<(u64, Duration, Latencies)> {
+    let publisher = (writers > 1).then(|| Arc::new(BatchPublisher::new(client.clone(), writers, writers, CALL)));
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let deadline = start + max_time;
     let mut tasks = Vec::new();
     for _ in 0..writers {
-        let (client, next, prefix) = (client.clone(), next.clone(), prefix.to_string());
+        let (client, next, prefix, publisher) = (client.clone(), next.clone(), prefix.to_string(), publisher.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Latencies::new();
             loop {
@@ -50,8 +53,12 @@ async fn publish(
                 if i >= count || Instant::now() > deadline {
                     return Ok::<_, anyhow::Error>(lat);
                 }
+                let m = message(format!("{prefix}-{i}"), size);
                 let t = Instant::now();
-                client.append(vec![message(format!("{prefix}-{i}"), size)], CALL).await.context("append")?;
+                match &publisher {
+                    Some(p) => drop(p.publish(m).await.context("publish")?),
+                    None => drop(client.append(vec![m], CALL).await.context("append")?),
+                }
                 lat.record(t.elapsed());
             }
         }));

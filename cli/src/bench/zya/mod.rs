@@ -13,6 +13,8 @@ mod websocket;
 
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use indicatif::ProgressBar;
 
 pub use cluster::BenchCluster;
@@ -89,17 +91,17 @@ pub async fn measure(load: &Load, extras: &Extras, progress: &ProgressBar) -> an
     }
     if extras.memory_connections > 0 {
         progress.set_message(format!("zya: gateway memory, {} connections", extras.memory_connections));
-        out.extend(memory::gateway(&cluster, extras.memory_connections).await?);
+        out.extend(memory::gateway(&cluster, extras.memory_connections).await.context("gateway memory")?);
         progress.inc(1);
     }
     if extras.leader_kills > 0 {
         progress.set_message(format!("zya: write unavailability, {} leader kills", extras.leader_kills));
-        out.extend(failover::leader_kill(&mut cluster, extras.leader_kills).await?);
+        out.extend(failover::leader_kill(&mut cluster, extras.leader_kills).await.context("leader kills")?);
         progress.inc(1);
     }
     if extras.restart_bytes > 0 {
         progress.set_message(format!("zya: restart of nodes holding {} MiB", extras.restart_bytes >> 20));
-        out.extend(failover::restart(&mut cluster, extras.restart_bytes, load).await?);
+        out.extend(failover::restart(&mut cluster, extras.restart_bytes, load).await.context("restart")?);
         progress.inc(1);
     }
     Ok(out)

@@ -1,0 +1,90 @@
+//! Pipelined, ordered publishing to one partition: the batching a producer
+//! library does (Kafka's producer, the NATS client's write coalescing).
+//!
+//! Callers queue messages; one task sends one `Append` at a time carrying
+//! every message queued while the previous one was in flight, so many
+//! publishes in flight cost a few large Raft entries (and fsyncs) instead of
+//! one RPC each, and offsets follow the order of [`BatchPublisher::publish`]
+//! calls. Each caller still gets its own message's result.
+//!
+//! ```text
+//! publish() ──> [queue ≤ depth] ──> task: drain ≤ max_batch ──Append──> leader
+//!     ^                                                          │
+//!     └──────────────────── per-message result ──────────────────┘
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{pb, ClientError, PartitionClient};
+
+/// Most payload bytes in one `Append` (nodes accept a few MiB per request).
+const MAX_BATCH_BYTES: usize = 2 << 20;
+
+type Reply = oneshot::Sender<Result<pb::AppendResult, ClientError>>;
+
+pub struct BatchPublisher {
+    tx: mpsc::Sender<(pb::NewMessage, Reply)>,
+}
+
+impl BatchPublisher {
+    /// `depth` bounds the messages queued (callers wait beyond it);
+    /// `max_batch` the messages of one `Append`; `deadline` each `Append`.
+    /// The task ends when the publisher is dropped.
+    pub fn new(client: Arc<PartitionClient>, depth: usize, max_batch: usize, deadline: Duration) -> Self {
+        let (tx, rx) = mpsc::channel(depth.max(1));
+        tokio::spawn(run(client, rx, max_batch.max(1), deadline));
+        Self { tx }
+    }
+
+    /// Queues one message and waits until it is committed by a majority.
+    pub async fn publish(&self, message: pb::NewMessage) -> Result<pb::AppendResult, ClientError> {
+        let (reply, result) = oneshot::channel();
+        let closed = || ClientError::Unavailable { last: "the publisher stopped".into() };
+        self.tx.send((message, reply)).await.map_err(|_| closed())?;
+        result.await.map_err(|_| closed())?
+    }
+}
+
+async fn run(
+    client: Arc<PartitionClient>,
+    mut rx: mpsc::Receiver<(pb::NewMessage, Reply)>,
+    max_batch: usize,
+    deadline: Duration,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.recv().await {
+        let mut bytes = first.0.payload.len();
+        batch.push(first);
+        while batch.len() < max_batch && bytes < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(next) => {
+                    bytes += next.0.payload.len();
+                    batch.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let (messages, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        match client.append(messages, deadline).await {
+            Ok(results) if results.len() == replies.len() => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    let _ = reply.send(Ok(result));
+                }
+            }
+            Ok(results) => {
+                let e = format!("the leader answered {} results for {} messages", results.len(), replies.len());
+                for reply in replies {
+                    let _ = reply.send(Err(ClientError::Unavailable { last: e.clone() }));
+                }
+            }
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
