@@ -9,8 +9,10 @@
 //!   node API; NATS's TCP client protocol), `websocket` its WebSocket path
 //!   (Zya's gateway; NATS's WebSocket listener);
 //! - `mode`: `default` is each system as shipped (Zya fsyncs before every
-//!   acknowledgment; JetStream 2.9 acknowledges from the page cache), `sync`
-//!   is a system configured to fsync every write where it can be.
+//!   acknowledgment; JetStream 2.9 acknowledges from the page cache). A
+//!   `sync` mode (JetStream configured to fsync every write) needs
+//!   nats-server 2.10's `sync_interval: always`; Debian's 2.9 has no such
+//!   setting, so no `sync` rows are produced.
 
 use std::fmt;
 use std::time::Duration;
@@ -28,7 +30,6 @@ pub enum Path {
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Default,
-    Sync,
 }
 
 impl fmt::Display for Path {
@@ -44,7 +45,6 @@ impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Mode::Default => "default",
-            Mode::Sync => "sync",
         })
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod figures;
 mod idle;
+mod jetstream;
 mod load_args;
 mod report;
 mod stats;
@@ -26,6 +27,33 @@ pub enum BenchCommand {
     /// CPU used by idle nodes hosting many partitions, and the time to
     /// create them.
     Idle(idle::IdleArgs),
+    /// The side-by-side run: a 3-node NATS JetStream cluster (Debian's
+    /// `nats-server`, file storage) and a 3-node Zya cluster on this
+    /// machine, one after the other, driven by the same workload; prints
+    /// each figure of both and the ratio Zya / JetStream.
+    Compare(CompareArgs),
+    /// JetStream's figures only (the anchor's half of `compare`).
+    Jetstream(JetstreamArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    extras: ExtrasArgs,
+    /// Print one JSON array of rows instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct JetstreamArgs {
+    #[command(flatten)]
+    load: LoadArgs,
+    /// Print one JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -100,7 +128,24 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             report::print_figures(&figures, args.json)
         }
         BenchCommand::Idle(args) => idle::run(args).await,
+        BenchCommand::Jetstream(args) => {
+            let figures = jetstream_figures(&args.load.load()).await?;
+            report::print_figures(&figures, args.json)
+        }
+        BenchCommand::Compare(args) => {
+            let load = args.load.load();
+            let anchor = jetstream_figures(&load).await?;
+            let ours = zya_figures(&load, &args.extras).await?;
+            report::print_rows(&report::join(&ours, &anchor), args.json)
+        }
     }
+}
+
+async fn jetstream_figures(load: &figures::Load) -> anyhow::Result<Vec<figures::Figure>> {
+    let progress = bar(jetstream::steps(load));
+    let figures = jetstream::measure(load, &progress).await;
+    progress.finish_and_clear();
+    figures
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).

@@ -26,7 +26,6 @@ pub struct BenchCluster {
 /// One single-partition topic and a client of its replicas.
 pub struct BenchTopic {
     pub name: String,
-    pub partition: cpb::PartitionInfo,
     pub client: PartitionClient,
 }
 
@@ -112,7 +111,7 @@ impl BenchCluster {
         let client =
             PartitionClient::new(self.nodes.channels.clone(), partition.group_id, partition.replica_addrs.clone());
         self.nodes.wait_leader(&client, Duration::from_secs(30)).await?;
-        Ok(BenchTopic { name: name.into(), partition, client })
+        Ok(BenchTopic { name: name.into(), client })
     }
 
     /// A development token of the benchmark's user for the gateway.

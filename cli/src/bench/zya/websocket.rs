@@ -159,7 +159,7 @@ pub async fn catch_up_read(conn: &mut Conn, topic: &str, case: Case, load: &Load
     while read < load.catch_up as u64 && Instant::now() < deadline {
         let m = next_message(conn, &sub).await?;
         read += 1;
-        if read % (BATCH / 2) == 0 {
+        if read.is_multiple_of(BATCH / 2) {
             let (p, o) = (m["partition"].as_u64().unwrap_or(0), m["offset"].as_u64().unwrap_or(0));
             commit(conn, topic, &group, p, o).await?;
         }
