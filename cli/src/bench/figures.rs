@@ -105,6 +105,9 @@ pub struct Load {
     pub catch_up: usize,
     /// Time limit of each run.
     pub max_time: Duration,
+    /// Measure the native path (`grpc`) and the WebSocket path.
+    pub grpc: bool,
+    pub websocket: bool,
 }
 
 /// What one measurement ran: the same for both systems in a comparison.

@@ -28,6 +28,9 @@ pub struct LoadArgs {
     /// Messages written, then read back from the start with commits.
     #[arg(long, default_value_t = 50_000)]
     pub catch_up: usize,
+    /// Paths to measure: grpc (each system's native protocol), websocket.
+    #[arg(long, value_delimiter = ',', default_value = "grpc,websocket")]
+    pub paths: Vec<String>,
     /// Time limit of each run.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     pub max_time: Duration,
@@ -44,6 +47,8 @@ impl LoadArgs {
             end_to_end: self.end_to_end,
             catch_up: self.catch_up,
             max_time: self.max_time,
+            grpc: self.paths.iter().any(|p| p == "grpc"),
+            websocket: self.paths.iter().any(|p| p == "websocket"),
         }
     }
 }

@@ -77,10 +77,20 @@ pub async fn run(
     Ok(())
 }
 
+/// Read buffer and write-batching target of each WebSocket.
+const SOCKET_BUFFER: usize = 16 * 1024;
+
 async fn connection(stream: TcpStream, shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<()> {
     stream.set_nodelay(true)?;
     let limit = shared.config.max_frame_bytes;
-    let ws_config = WebSocketConfig::default().max_frame_size(Some(limit)).max_message_size(Some(limit));
+    // Small socket buffers: tungstenite's 128 KiB defaults (read buffer and
+    // write batching) were most of an idle connection's memory; frames
+    // larger than the buffer are still read whole, in more calls.
+    let ws_config = WebSocketConfig::default()
+        .max_frame_size(Some(limit))
+        .max_message_size(Some(limit))
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER);
     let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, check_path, Some(ws_config));
     let ws = tokio::time::timeout(UPGRADE_TIMEOUT, upgrade).await??;
     crate::conn::serve(ws, shared, cancel).await;

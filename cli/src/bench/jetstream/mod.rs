@@ -18,7 +18,8 @@ use super::figures::{Case, Figure, Load, Mode, Path};
 
 /// Progress steps [`measure`] takes (one per measurement).
 pub fn steps(load: &Load) -> u64 {
-    (load.sizes.len() * load.replicas.len() * 6) as u64
+    let per_pair = 4 * load.grpc as usize + 2 * load.websocket as usize;
+    (load.sizes.len() * load.replicas.len() * per_pair) as u64
 }
 
 pub async fn measure(load: &Load, progress: &ProgressBar) -> anyhow::Result<Vec<Figure>> {
@@ -37,31 +38,34 @@ async fn run(load: &Load, progress: &ProgressBar) -> anyhow::Result<Vec<Figure>>
             let native = Case { size, replicas, path: Path::Grpc, mode: Mode::Default };
             let websocket = Case { path: Path::Websocket, ..native };
 
-            step("publish, one in flight");
-            let (js, _, _) = native::fresh_stream(replicas).await?;
-            out.extend(native::publish_one_in_flight(&js, native, load).await?);
-            progress.inc(1);
-            step("publish, pipelined");
-            let (js, _, _) = native::fresh_stream(replicas).await?;
-            out.extend(native::publish_pipelined(&js, native, load).await?);
-            progress.inc(1);
-            step("end to end");
-            let (js, s, _) = native::fresh_stream(replicas).await?;
-            out.extend(native::end_to_end(&js, &s, native, load).await?);
-            progress.inc(1);
-            step("catch-up read");
-            let (js, s, _) = native::fresh_stream(replicas).await?;
-            out.extend(native::catch_up_read(&js, &s, native, load).await?);
-            progress.inc(1);
-
-            step("websocket publish, one in flight");
-            let (_, _, leader) = native::fresh_stream(replicas).await?;
-            out.extend(ws::publish_one_in_flight(&cluster::ws_url(leader), websocket, load).await?);
-            progress.inc(1);
-            step("websocket publish, pipelined");
-            let (_, _, leader) = native::fresh_stream(replicas).await?;
-            out.extend(ws::publish_pipelined(&cluster::ws_url(leader), websocket, load).await?);
-            progress.inc(1);
+            if load.grpc {
+                step("publish, one in flight");
+                let (js, _, _) = native::fresh_stream(replicas).await?;
+                out.extend(native::publish_one_in_flight(&js, native, load).await?);
+                progress.inc(1);
+                step("publish, pipelined");
+                let (js, _, _) = native::fresh_stream(replicas).await?;
+                out.extend(native::publish_pipelined(&js, native, load).await?);
+                progress.inc(1);
+                step("end to end");
+                let (js, s, _) = native::fresh_stream(replicas).await?;
+                out.extend(native::end_to_end(&js, &s, native, load).await?);
+                progress.inc(1);
+                step("catch-up read");
+                let (js, s, _) = native::fresh_stream(replicas).await?;
+                out.extend(native::catch_up_read(&js, &s, native, load).await?);
+                progress.inc(1);
+            }
+            if load.websocket {
+                step("websocket publish, one in flight");
+                let (_, _, leader) = native::fresh_stream(replicas).await?;
+                out.extend(ws::publish_one_in_flight(&cluster::ws_url(leader), websocket, load).await?);
+                progress.inc(1);
+                step("websocket publish, pipelined");
+                let (_, _, leader) = native::fresh_stream(replicas).await?;
+                out.extend(ws::publish_pipelined(&cluster::ws_url(leader), websocket, load).await?);
+                progress.inc(1);
+            }
         }
     }
     Ok(out)

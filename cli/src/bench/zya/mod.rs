@@ -38,7 +38,8 @@ pub struct Extras {
 /// Progress steps [`measure`] takes (one per measurement).
 pub fn steps(load: &Load, extras: &Extras) -> u64 {
     let extra = [extras.leader_kills > 0, extras.restart_bytes > 0, extras.memory_connections > 0];
-    (load.sizes.len() * load.replicas.len() * 8) as u64 + extra.iter().filter(|&&e| e).count() as u64
+    let per_pair = 4 * (load.grpc as usize + load.websocket as usize);
+    (load.sizes.len() * load.replicas.len() * per_pair) as u64 + extra.iter().filter(|&&e| e).count() as u64
 }
 
 pub async fn measure(load: &Load, extras: &Extras, progress: &ProgressBar) -> anyhow::Result<Vec<Figure>> {
@@ -54,39 +55,42 @@ pub async fn measure(load: &Load, extras: &Extras, progress: &ProgressBar) -> an
             let ws = Case { path: Path::Websocket, ..grpc };
             let name = |kind: &str| format!("bench-{kind}-r{replicas}-s{size}");
 
-            let topic = cluster.create_topic(&name("grpc"), 1, replicas).await?;
-            let client = Arc::new(topic.client);
-            step("grpc publish, one in flight");
-            out.extend(grpc::publish_one_in_flight(client.clone(), grpc, load).await?);
-            progress.inc(1);
-            step("grpc publish, pipelined");
-            out.extend(grpc::publish_pipelined(client.clone(), grpc, load).await?);
-            progress.inc(1);
-            step("grpc end to end");
-            out.extend(grpc::end_to_end(client.clone(), grpc, load).await?);
-            progress.inc(1);
-            step("grpc catch-up read");
-            let fresh = cluster.create_topic(&name("grpc-catch-up"), 1, replicas).await?;
-            out.extend(grpc::catch_up_read(Arc::new(fresh.client), grpc, load).await?);
-            progress.inc(1);
-
-            let topic = cluster.create_topic(&name("ws"), 1, replicas).await?;
-            let publisher = websocket::connect(&url, &token, "bench-publisher").await?;
-            let mut subscriber = websocket::connect(&url, &token, "bench-subscriber").await?;
-            step("websocket publish, one in flight");
-            out.extend(websocket::publish_one_in_flight(&publisher, &topic.name, ws, load).await?);
-            progress.inc(1);
-            step("websocket publish, pipelined");
-            out.extend(websocket::publish_pipelined(&publisher, &topic.name, ws, load).await?);
-            progress.inc(1);
-            step("websocket end to end");
-            out.extend(websocket::end_to_end(&publisher, &mut subscriber, &topic.name, ws, load).await?);
-            progress.inc(1);
-            step("websocket catch-up read");
-            let fresh = cluster.create_topic(&name("ws-catch-up"), 1, replicas).await?;
-            let mut reader = websocket::connect(&url, &token, "bench-reader").await?;
-            out.extend(websocket::catch_up_read(&mut reader, &fresh.name, ws, load).await?);
-            progress.inc(1);
+            if load.grpc {
+                let topic = cluster.create_topic(&name("grpc"), 1, replicas).await?;
+                let client = Arc::new(topic.client);
+                step("grpc publish, one in flight");
+                out.extend(grpc::publish_one_in_flight(client.clone(), grpc, load).await?);
+                progress.inc(1);
+                step("grpc publish, pipelined");
+                out.extend(grpc::publish_pipelined(client.clone(), grpc, load).await?);
+                progress.inc(1);
+                step("grpc end to end");
+                out.extend(grpc::end_to_end(client.clone(), grpc, load).await?);
+                progress.inc(1);
+                step("grpc catch-up read");
+                let fresh = cluster.create_topic(&name("grpc-catch-up"), 1, replicas).await?;
+                out.extend(grpc::catch_up_read(Arc::new(fresh.client), grpc, load).await?);
+                progress.inc(1);
+            }
+            if load.websocket {
+                let topic = cluster.create_topic(&name("ws"), 1, replicas).await?;
+                let publisher = websocket::connect(&url, &token, "bench-publisher").await?;
+                let mut subscriber = websocket::connect(&url, &token, "bench-subscriber").await?;
+                step("websocket publish, one in flight");
+                out.extend(websocket::publish_one_in_flight(&publisher, &topic.name, ws, load).await?);
+                progress.inc(1);
+                step("websocket publish, pipelined");
+                out.extend(websocket::publish_pipelined(&publisher, &topic.name, ws, load).await?);
+                progress.inc(1);
+                step("websocket end to end");
+                out.extend(websocket::end_to_end(&publisher, &mut subscriber, &topic.name, ws, load).await?);
+                progress.inc(1);
+                step("websocket catch-up read");
+                let fresh = cluster.create_topic(&name("ws-catch-up"), 1, replicas).await?;
+                let mut reader = websocket::connect(&url, &token, "bench-reader").await?;
+                out.extend(websocket::catch_up_read(&mut reader, &fresh.name, ws, load).await?);
+                progress.inc(1);
+            }
         }
     }
     if extras.memory_connections > 0 {
