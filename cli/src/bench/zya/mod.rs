@@ -13,7 +13,6 @@ mod websocket;
 
 use std::sync::Arc;
 
-use anyhow::Context;
 
 use indicatif::ProgressBar;
 
@@ -93,20 +92,30 @@ pub async fn measure(load: &Load, extras: &Extras, progress: &ProgressBar) -> an
             }
         }
     }
+    // A failed extra is reported and the run goes on: the figures already
+    // measured are worth printing.
     if extras.memory_connections > 0 {
         progress.set_message(format!("zya: gateway memory, {} connections", extras.memory_connections));
-        out.extend(memory::gateway(&cluster, extras.memory_connections).await.context("gateway memory")?);
+        keep(&mut out, "gateway memory", memory::gateway(&cluster, extras.memory_connections).await);
         progress.inc(1);
     }
     if extras.leader_kills > 0 {
         progress.set_message(format!("zya: write unavailability, {} leader kills", extras.leader_kills));
-        out.extend(failover::leader_kill(&mut cluster, extras.leader_kills).await.context("leader kills")?);
+        keep(&mut out, "leader kills", failover::leader_kill(&mut cluster, extras.leader_kills).await);
         progress.inc(1);
     }
     if extras.restart_bytes > 0 {
         progress.set_message(format!("zya: restart of nodes holding {} MiB", extras.restart_bytes >> 20));
-        out.extend(failover::restart(&mut cluster, extras.restart_bytes, load).await.context("restart")?);
+        keep(&mut out, "restart", failover::restart(&mut cluster, extras.restart_bytes, load).await);
         progress.inc(1);
     }
     Ok(out)
+}
+
+/// Adds a measurement's figures, or reports on stderr why there are none.
+fn keep(out: &mut Vec<Figure>, what: &str, figures: anyhow::Result<Vec<Figure>>) {
+    match figures {
+        Ok(f) => out.extend(f),
+        Err(e) => eprintln!("zya bench: {what} FAILED, no figures: {e:#}"),
+    }
 }
