@@ -13,7 +13,6 @@ mod websocket;
 
 use std::sync::Arc;
 
-
 use indicatif::ProgressBar;
 
 pub use cluster::BenchCluster;
