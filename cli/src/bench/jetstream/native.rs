@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use async_nats::jetstream::{self, consumer, stream};
 use bytes::Bytes;
-use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 
 use super::super::figures::{Case, Figure, Load};
-use super::super::stats::Latencies;
+use super::super::stats::{windowed, Latencies};
 use super::cluster;
 
 pub const STREAM: &str = "BENCH";
@@ -66,29 +65,18 @@ pub async fn publish(
     max_time: Duration,
 ) -> anyhow::Result<(u64, Duration, Latencies)> {
     let payload = Bytes::from(vec![b'n'; size]);
-    let start = Instant::now();
-    let deadline = start + max_time;
-    let mut lat = Latencies::new();
-    let mut in_flight = FuturesUnordered::new();
-    let mut sent = 0usize;
-    loop {
-        while in_flight.len() < window && sent < count && Instant::now() < deadline {
+    windowed(window, count, max_time, |_| {
+        let payload = payload.clone();
+        async move {
             let t = Instant::now();
-            let ack = js.publish(SUBJECT, payload.clone()).await.context("publish")?;
-            sent += 1;
-            in_flight.push(async move {
-                tokio::time::timeout(ACK_WITHIN, std::future::IntoFuture::into_future(ack))
-                    .await
-                    .context("no PubAck within 10 s")??;
-                Ok::<_, anyhow::Error>(t.elapsed())
-            });
+            let ack = js.publish(SUBJECT, payload).await.context("publish")?;
+            tokio::time::timeout(ACK_WITHIN, std::future::IntoFuture::into_future(ack))
+                .await
+                .context("no PubAck within 10 s")??;
+            Ok(t.elapsed())
         }
-        match in_flight.next().await {
-            Some(r) => lat.record(r?),
-            None => break,
-        }
-    }
-    Ok((lat.len(), start.elapsed(), lat))
+    })
+    .await
 }
 
 pub async fn publish_one_in_flight(js: &jetstream::Context, case: Case, load: &Load) -> anyhow::Result<Vec<Figure>> {

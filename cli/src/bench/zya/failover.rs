@@ -12,23 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use zya_client::{pb, BatchPublisher, PartitionClient};
+use zya_client::{BatchPublisher, PartitionClient};
 
 use super::super::figures::{Case, Figure, Load, Mode, Path};
 use super::super::stats::Latencies;
+use super::grpc::message;
 use super::BenchCluster;
 
 const CALL: Duration = Duration::from_secs(10);
-
-fn message(id: String, size: usize) -> pb::NewMessage {
-    pb::NewMessage {
-        message_id: id,
-        payload: vec![b'f'; size],
-        user: "bench".into(),
-        device: "bench".into(),
-        ..Default::default()
-    }
-}
 
 /// Kills the leader of an RF3 partition `kills` times under a steady
 /// writer; figures `leader_kill_unavailability_p50|p99|max` in ms.

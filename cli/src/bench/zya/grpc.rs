@@ -17,7 +17,7 @@ const CALL: Duration = Duration::from_secs(10);
 /// Consumer position the catch-up read commits.
 const CONSUMER: &str = "bench-catch-up";
 
-fn message(id: String, size: usize) -> pb::NewMessage {
+pub(super) fn message(id: String, size: usize) -> pb::NewMessage {
     pb::NewMessage {
         message_id: id,
         payload: vec![b'z'; size],

@@ -6,13 +6,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use futures::stream::FuturesUnordered;
-use futures::StreamExt;
 use serde_json::{json, Value};
 use zya_client::ws::Conn;
 
 use super::super::figures::{Case, Figure, Load};
-use super::super::stats::Latencies;
+use super::super::stats::{windowed, Latencies};
 
 const CALL: Duration = Duration::from_secs(10);
 /// Messages a subscription may hold uncommitted (the protocol's flow control).
@@ -48,28 +46,15 @@ async fn publish(
     max_time: Duration,
 ) -> anyhow::Result<(u64, Duration, Latencies)> {
     let payload = "z".repeat(size);
-    let start = Instant::now();
-    let deadline = start + max_time;
-    let mut lat = Latencies::new();
-    let mut in_flight = FuturesUnordered::new();
-    let mut sent = 0usize;
-    loop {
-        while in_flight.len() < window && sent < count && Instant::now() < deadline {
-            let frame = publish_frame(topic, format!("{prefix}-{sent}"), &payload);
-            sent += 1;
-            in_flight.push(async move {
-                let t = Instant::now();
-                let reply = conn.request(frame, CALL).await?;
-                expect(reply, "Published")?;
-                Ok::<_, anyhow::Error>(t.elapsed())
-            });
+    windowed(window, count, max_time, |i| {
+        let frame = publish_frame(topic, format!("{prefix}-{i}"), &payload);
+        async move {
+            let t = Instant::now();
+            expect(conn.request(frame, CALL).await?, "Published")?;
+            Ok(t.elapsed())
         }
-        match in_flight.next().await {
-            Some(r) => lat.record(r?),
-            None => break,
-        }
-    }
-    Ok((lat.len(), start.elapsed(), lat))
+    })
+    .await
 }
 
 pub async fn publish_one_in_flight(conn: &Conn, topic: &str, case: Case, load: &Load) -> anyhow::Result<Vec<Figure>> {
