@@ -8,6 +8,7 @@
 //! then the old replica is removed and the catalogue updated. Writes go on
 //! throughout; the group never has fewer voters than before.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,21 +22,39 @@ use crate::error::AllocError;
 use crate::placement;
 
 const PERIOD: Duration = Duration::from_secs(1);
+/// How long one move waits for its new replica to catch up and become a
+/// voter. A learner keeps catching up after a move gives up; the next round
+/// (a second later) waits for it again, so a large partition still gets
+/// there, while a learner on a node that died meanwhile holds nothing up
+/// for long.
+const ADD_WITHIN: Duration = Duration::from_secs(60);
 
 pub async fn run(alloc: Arc<Allocator>, cancel: CancellationToken) {
     crate::allocator::leader_loop(alloc, PERIOD, cancel, round).await
 }
 
+/// Moves of different groups run at once: one group's move can wait long
+/// (a learner catching up, or a new replica whose node died meanwhile), and
+/// must not hold back the others. Moves of one group stay one at a time.
 async fn round(alloc: Arc<Allocator>) {
+    let mut by_group: BTreeMap<u64, Vec<NodeId>> = BTreeMap::new();
     for (node, group) in replicas_to_move(&alloc) {
-        alloc.begin_change(group);
-        let moved = move_replica(&alloc, group, node).await;
-        alloc.end_change(group);
-        match moved {
-            Ok(new) => tracing::info!(group, from = node, to = new, "replica moved"),
-            Err(e) => tracing::warn!(group, from = node, error = %e, "could not move replica yet"),
-        }
+        by_group.entry(group).or_default().push(node);
     }
+    let moves = by_group.into_iter().map(|(group, nodes)| {
+        let alloc = alloc.clone();
+        async move {
+            alloc.begin_change(group);
+            for node in nodes {
+                match move_replica(&alloc, group, node).await {
+                    Ok(new) => tracing::info!(group, from = node, to = new, "replica moved"),
+                    Err(e) => tracing::warn!(group, from = node, error = %e, "could not move replica yet"),
+                }
+            }
+            alloc.end_change(group);
+        }
+    });
+    futures::future::join_all(moves).await;
 }
 
 /// (node, group) pairs whose replica must move: the node has been down for
@@ -79,7 +98,7 @@ async fn move_replica(alloc: &Allocator, group: u64, old: NodeId) -> Result<Node
     let survivors: Vec<String> = placement.replicas.iter().filter(|&&r| r != old).map(|&r| addr(r)).collect();
     let client = PartitionClient::new(alloc.channels.clone(), group, survivors);
     client
-        .add_replica(new, &new_addr, Duration::from_secs(120))
+        .add_replica(new, &new_addr, ADD_WITHIN)
         .await
         .map_err(|e| AllocError::Unavailable(format!("add replica {new}: {e}")))?;
     client
