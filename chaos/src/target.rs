@@ -76,7 +76,7 @@ impl ProcessCluster {
         let secret = gw_options.dev_secret.clone();
         let gateways = Gateways::start(shape.gateways, allocators.addrs(), gw_options).await?;
         let cluster = Self { allocators, nodes, gateways, secret, paused: Default::default() };
-        cluster.wait_live_nodes(shape.nodes, Duration::from_secs(30)).await?;
+        cluster.allocators.wait_live_storage_nodes(shape.nodes, Duration::from_secs(30)).await?;
         Ok(cluster)
     }
 
@@ -140,42 +140,12 @@ impl ProcessCluster {
         self.nodes.wait_leader(&self.partition_client(p), Duration::from_secs(20)).await
     }
 
-    /// Waits until `n` storage nodes are live in the catalogue.
-    async fn wait_live_nodes(&self, n: usize, within: Duration) -> anyhow::Result<()> {
-        let until = tokio::time::Instant::now() + within;
-        loop {
-            let live = self.live_node_ids().await.map(|ids| ids.len()).unwrap_or(0);
-            if live >= n {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > until {
-                bail!("only {live} of {n} nodes live in the catalogue after {within:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    async fn live_node_ids(&self) -> anyhow::Result<Vec<u64>> {
-        let status = self
-            .allocators
-            .client()
-            .call(Duration::from_secs(5), |mut s| async move { s.cluster_status(cpb::ClusterStatusRequest {}).await })
-            .await?
-            .into_inner();
-        Ok(status
-            .members
-            .iter()
-            .filter(|m| m.live && m.kind == cpb::MemberKind::StorageNode as i32)
-            .map(|m| m.id)
-            .collect())
-    }
-
     /// Waits until every partition has 3 replicas on live nodes and a leader.
     pub async fn wait_healthy(&self, topic: &str, within: Duration) -> anyhow::Result<()> {
         let until = tokio::time::Instant::now() + within;
         let mut last = String::new();
         loop {
-            if let (Ok(parts), Ok(live)) = (self.placement(topic).await, self.live_node_ids().await) {
+            if let (Ok(parts), Ok(live)) = (self.placement(topic).await, self.allocators.live_storage_nodes().await) {
                 last = format!(
                     "live nodes {live:?}; replicas {:?}",
                     parts.iter().map(|p| (p.partition, p.replicas.clone())).collect::<Vec<_>>()

@@ -109,6 +109,36 @@ impl Allocators {
         &self.dir
     }
 
+    /// Ids of the storage nodes the catalogue counts as live now.
+    pub async fn live_storage_nodes(&self) -> anyhow::Result<Vec<u64>> {
+        let status = self
+            .client()
+            .call(Duration::from_secs(5), |mut s| async move { s.cluster_status(pb::ClusterStatusRequest {}).await })
+            .await?
+            .into_inner();
+        Ok(status
+            .members
+            .iter()
+            .filter(|m| m.live && m.kind == pb::MemberKind::StorageNode as i32)
+            .map(|m| m.id)
+            .collect())
+    }
+
+    /// Waits until at least `n` storage nodes are live in the catalogue.
+    pub async fn wait_live_storage_nodes(&self, n: usize, within: Duration) -> anyhow::Result<()> {
+        let until = tokio::time::Instant::now() + within;
+        loop {
+            let live = self.live_storage_nodes().await.map(|ids| ids.len()).unwrap_or(0);
+            if live >= n {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > until {
+                bail!("only {live} of {n} storage nodes live in the catalogue after {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
         let peers: Vec<String> = self.procs.iter().map(|p| format!("{}={}", p.id, p.addr)).collect();
         let o = self.options.clone();

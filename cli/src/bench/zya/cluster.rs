@@ -52,35 +52,8 @@ impl BenchCluster {
         let secret = gw_options.dev_secret.clone();
         let gateways = Gateways::start(1, allocators.addrs(), gw_options).await.context("start the gateway")?;
         let this = Self { allocators, nodes: cluster, gateways, secret };
-        this.wait_live(nodes, Duration::from_secs(30)).await?;
+        this.allocators.wait_live_storage_nodes(nodes, Duration::from_secs(30)).await?;
         Ok(this)
-    }
-
-    async fn wait_live(&self, n: usize, within: Duration) -> anyhow::Result<()> {
-        let until = tokio::time::Instant::now() + within;
-        loop {
-            let status =
-                self.allocators
-                    .client()
-                    .call(Duration::from_secs(5), |mut s| async move {
-                        s.cluster_status(cpb::ClusterStatusRequest {}).await
-                    })
-                    .await;
-            let live = status
-                .map(|s| {
-                    s.into_inner()
-                        .members
-                        .iter()
-                        .filter(|m| m.live && m.kind == cpb::MemberKind::StorageNode as i32)
-                        .count()
-                })
-                .unwrap_or(0);
-            if live >= n {
-                return Ok(());
-            }
-            anyhow::ensure!(tokio::time::Instant::now() < until, "{live} of {n} nodes live after {within:?}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 
     /// Creates a global topic of `partitions` partitions with `replicas`

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use zya_client::{BatchPublisher, PartitionClient};
 
 use super::super::figures::{Case, Figure, Load, Mode, Path};
 use super::super::stats::Latencies;
@@ -82,7 +81,11 @@ pub async fn restart(cluster: &mut BenchCluster, bytes: u64, load: &Load) -> any
     let topic = cluster.create_topic("bench-restart", 1, 3).await?;
     let client = Arc::new(topic.client);
     let count = (bytes / SIZE as u64).max(1) as usize;
-    fill(&client, SIZE, count, load.window.min(64), load.max_time * 30).await.context("fill")?;
+    let (written, _, _) =
+        super::grpc::publish(client.clone(), "fill", SIZE, load.window.min(64), count, load.max_time * 30)
+            .await
+            .context("fill")?;
+    anyhow::ensure!(written as usize == count, "filled {written} of {count} messages within the time limit");
     let end = client.offsets("-", CALL).await?.next_offset;
     cluster.nodes.wait_converged(&client, Duration::from_secs(120)).await.context("converge after the fill")?;
 
@@ -122,34 +125,4 @@ pub async fn restart(cluster: &mut BenchCluster, bytes: u64, load: &Load) -> any
         case.figure("restart_node_serving", "s", node_s),
         case.figure("restart_cluster_first_write", "s", cluster_s),
     ])
-}
-
-async fn fill(
-    client: &Arc<PartitionClient>,
-    size: usize,
-    count: usize,
-    writers: usize,
-    max_time: Duration,
-) -> anyhow::Result<()> {
-    let publisher = Arc::new(BatchPublisher::new(client.clone(), writers, writers, CALL));
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let deadline = Instant::now() + max_time;
-    let mut tasks = Vec::new();
-    for _ in 0..writers {
-        let (publisher, next) = (publisher.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= count {
-                    return Ok::<_, anyhow::Error>(());
-                }
-                anyhow::ensure!(Instant::now() < deadline, "filling took longer than {max_time:?}");
-                publisher.publish(message(format!("fill-{i}"), size)).await?;
-            }
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    Ok(())
 }

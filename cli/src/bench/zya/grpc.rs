@@ -31,7 +31,7 @@ pub(super) fn message(id: String, size: usize) -> pb::NewMessage {
 /// messages or `max_time`. One writer calls `Append` itself; several share
 /// the client library's [`BatchPublisher`] (what a producer does: messages
 /// queued while an `Append` is in flight go in the next one).
-async fn publish(
+pub(super) async fn publish(
     client: Arc<PartitionClient>,
     prefix: &str,
     size: usize,
