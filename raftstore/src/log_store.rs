@@ -97,6 +97,30 @@ where
         &mut self,
         range: RB,
     ) -> SResult<Vec<C::Entry>, C> {
+        self.read_entries(range, usize::MAX)
+    }
+
+    /// What replication sends in one AppendEntries: at most
+    /// [`MAX_REPLICATION_BYTES`] of stored entries (always at least one), so
+    /// a follower far behind gets a stream of bounded RPCs instead of one
+    /// that exceeds the peer's gRPC message limit and is refused forever.
+    async fn limited_get_log_entries(&mut self, start: u64, end: u64) -> SResult<Vec<C::Entry>, C> {
+        self.read_entries(start..end, MAX_REPLICATION_BYTES)
+    }
+}
+
+/// Stored bytes of the entries of one AppendEntries, at most (entries of
+/// several MiB each still go alone). Well under the peers' 64 MiB limit.
+pub const MAX_REPLICATION_BYTES: usize = 8 << 20;
+
+impl<C> LogStore<C>
+where
+    C: RaftTypeConfig,
+    C::Entry: Serialize + DeserializeOwned,
+{
+    /// Entries in `range`, stopping before the one that would bring the
+    /// stored bytes read over `max_bytes` (the first is always read).
+    fn read_entries<RB: RangeBounds<u64>>(&self, range: RB, max_bytes: usize) -> SResult<Vec<C::Entry>, C> {
         let start = match range.start_bound() {
             Bound::Included(s) => *s,
             Bound::Excluded(s) => s + 1,
@@ -105,10 +129,15 @@ where
         let cf = self.store.cf(CF_LOG);
         let from = keys::log_key(self.group, start);
         let mut out = Vec::new();
+        let mut bytes = 0usize;
         for item in self.store.db.iterator_cf(cf, IteratorMode::From(&from, Direction::Forward)) {
             let (key, value) = item.map_err(|e| StorageIOError::read_logs(&e))?;
             let Some((group, index)) = keys::parse_log_key(&key) else { break };
             if group != self.group || !range.contains(&index) {
+                break;
+            }
+            bytes = bytes.saturating_add(value.len());
+            if bytes > max_bytes && !out.is_empty() {
                 break;
             }
             let entry = decode(&value).map_err(|e| StorageIOError::read_logs(&e))?;
@@ -194,5 +223,49 @@ where
         );
         self.store.write(batch).map_err(|e| StorageIOError::write_logs(&e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use openraft::{Entry, EntryPayload, LogId};
+
+    use super::*;
+
+    openraft::declare_raft_types!(Types: D = Vec<u8>, R = ());
+
+    /// Writes entries with payloads of the given sizes at indexes 1, 2, ...
+    fn store_with(sizes: &[usize]) -> (tempfile::TempDir, LogStore<Types>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path(), &[]).expect("open store");
+        for (i, &size) in sizes.iter().enumerate() {
+            let index = i as u64 + 1;
+            let entry: Entry<Types> = Entry {
+                log_id: LogId::new(openraft::CommittedLeaderId::new(1, 0), index),
+                payload: EntryPayload::Normal(vec![7; size]),
+            };
+            store.db.put_cf(store.cf(CF_LOG), keys::log_key(3, index), encode(&entry)).expect("put");
+        }
+        (dir, LogStore::new(store, 3))
+    }
+
+    #[tokio::test]
+    async fn replication_reads_stop_at_the_byte_budget() {
+        let mib = 1 << 20;
+        let (_dir, mut log) = store_with(&[3 * mib, 3 * mib, 3 * mib, 3 * mib]);
+        let limited = log.limited_get_log_entries(1, 5).await.expect("read");
+        assert_eq!(limited.len(), 2, "two 3 MiB entries fit in 8 MiB, a third does not");
+        let rest = log.limited_get_log_entries(3, 5).await.expect("read");
+        assert_eq!(rest.iter().map(|e| e.log_id.index).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(log.try_get_log_entries(1..5).await.expect("read").len(), 4, "unlimited reads are whole");
+    }
+
+    #[tokio::test]
+    async fn an_entry_over_the_budget_is_still_sent_alone() {
+        let (_dir, mut log) = store_with(&[9 << 20, 10]);
+        let limited = log.limited_get_log_entries(1, 3).await.expect("read");
+        assert_eq!(limited.len(), 1);
     }
 }
