@@ -85,7 +85,9 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     };
     let outcome = zya_chaos::run(config).await?;
     if let Some(path) = &args.history {
-        outcome.history.write_jsonl(std::fs::File::create(path)?)?;
+        // Buffered: serde_json writes each field separately, and an unbuffered
+        // file made a 30-minute run spend minutes in write syscalls.
+        outcome.history.write_jsonl(std::io::BufWriter::new(std::fs::File::create(path)?))?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.report)?);

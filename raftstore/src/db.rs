@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 
 use crate::keys::{CF_LOG, CF_META, NODE_IDENTITY_KEY};
 use crate::sync::Syncer;
@@ -46,6 +46,21 @@ pub struct Store {
     pub snapshot_dir: PathBuf,
 }
 
+/// Options of every column family. Bloom filters in the table files make
+/// a lookup of an absent key cheap: every append looks its message id up in
+/// the id index, and a new id is absent, which without filters searched an
+/// index block of every table file (measured: `Version::Get` ~5 % of all CPU
+/// of a pipelined publish run). Memtable blooms were tried too: they cut
+/// memtable lookups by as much as they added to every insert.
+fn family_options() -> Options {
+    let mut cf = Options::default();
+    cf.set_write_buffer_size(32 << 20);
+    let mut table = BlockBasedOptions::default();
+    table.set_bloom_filter(10.0, false);
+    cf.set_block_based_table_factory(&table);
+    cf
+}
+
 impl Store {
     /// Opens (creating if needed) the database under `data_dir`, with the
     /// Raft column families plus `extra_cfs`.
@@ -57,11 +72,7 @@ impl Store {
         opts.set_max_background_jobs(2);
         opts.set_bytes_per_sync(1 << 20);
         let names = [CF_LOG, CF_META].into_iter().chain(extra_cfs.iter().copied());
-        let cfs = names.map(|name| {
-            let mut cf = Options::default();
-            cf.set_write_buffer_size(32 << 20);
-            ColumnFamilyDescriptor::new(name, cf)
-        });
+        let cfs = names.map(|name| ColumnFamilyDescriptor::new(name, family_options()));
         let db = DB::open_cf_descriptors(&opts, &path, cfs)
             .map_err(|source| StoreError::Open { path: path.clone(), source })?;
         let db = Arc::new(db);

@@ -276,11 +276,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let mut membership = None;
         for entry in entries {
             last_applied = Some(entry.log_id);
-            let response = match &entry.payload {
+            let response = match entry.payload {
                 EntryPayload::Blank => CommandResponse::None,
                 EntryPayload::Normal(cmd) => applier.apply(cmd).map_err(|e| StorageIOError::apply(entry.log_id, &e))?,
                 EntryPayload::Membership(m) => {
-                    membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
+                    membership = Some(StoredMembership::new(Some(entry.log_id), m));
                     CommandResponse::None
                 }
             };

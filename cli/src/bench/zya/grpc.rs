@@ -112,8 +112,11 @@ pub async fn end_to_end(client: Arc<PartitionClient>, case: Case, load: &Load) -
 }
 
 /// Writes `load.catch_up` messages (not timed), then reads the partition
-/// from its start to that end, committing the consumer's position after
-/// every batch the node sends.
+/// from its start to that end, committing the consumer's position as it
+/// goes: one commit in flight at a time, each carrying the newest offset
+/// read, while reading goes on (a consumer's asynchronous commit, as the
+/// JetStream side's acks are). The clock stops once the last offset read
+/// is committed.
 pub async fn catch_up_read(client: Arc<PartitionClient>, case: Case, load: &Load) -> anyhow::Result<Vec<Figure>> {
     let from = client.offsets("-", CALL).await?.next_offset;
     publish(client.clone(), "fill", case.size, load.window, load.catch_up, load.max_time * 3).await?;
@@ -122,17 +125,43 @@ pub async fn catch_up_read(client: Arc<PartitionClient>, case: Case, load: &Load
     let deadline = start + load.max_time;
     let req = pb::ReadRequest { from_offset: from, end_offset: Some(end), ..Default::default() };
     let mut stream = client.read(req, CALL).await.context("open the catch-up read")?;
+    let (newest, committer) = spawn_committer(client.clone());
     let mut read = 0u64;
     while let Some(batch) = tokio::time::timeout(CALL, stream.next()).await.context("read stalled")? {
         let batch = batch?;
         if let Some(last) = batch.messages.last() {
-            client.commit(CONSUMER, pb::commit_offset_request::Position::UpTo(last.offset), CALL).await?;
+            newest.send_replace(Some(last.offset));
         }
         read += batch.messages.len() as u64;
         if Instant::now() > deadline {
             break;
         }
     }
+    drop(newest);
+    committer.await.context("the committer panicked")??;
     let rate = read as f64 / start.elapsed().as_secs_f64();
     Ok(vec![case.figure("catch_up_read", "msg/s", rate)])
+}
+
+/// A task committing the newest offset sent to it, one commit at a time;
+/// once the sender is dropped it commits what is left and ends.
+fn spawn_committer(
+    client: Arc<PartitionClient>,
+) -> (tokio::sync::watch::Sender<Option<u64>>, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let (tx, mut rx) = tokio::sync::watch::channel(None::<u64>);
+    let task = tokio::spawn(async move {
+        let mut committed = None;
+        loop {
+            let open = rx.changed().await.is_ok();
+            let newest = *rx.borrow_and_update();
+            if let Some(offset) = newest.filter(|&o| Some(o) != committed) {
+                client.commit(CONSUMER, pb::commit_offset_request::Position::UpTo(offset), CALL).await?;
+                committed = Some(offset);
+            }
+            if !open {
+                return Ok(());
+            }
+        }
+    });
+    (tx, task)
 }
