@@ -97,7 +97,7 @@ where
         &mut self,
         range: RB,
     ) -> SResult<Vec<C::Entry>, C> {
-        self.read_entries(range, usize::MAX)
+        self.read_entries(range, usize::MAX).map_err(|e| StorageIOError::read_logs(&e).into())
     }
 
     /// What replication sends in one AppendEntries: at most
@@ -105,7 +105,7 @@ where
     /// a follower far behind gets a stream of bounded RPCs instead of one
     /// that exceeds the peer's gRPC message limit and is refused forever.
     async fn limited_get_log_entries(&mut self, start: u64, end: u64) -> SResult<Vec<C::Entry>, C> {
-        self.read_entries(start..end, MAX_REPLICATION_BYTES)
+        self.read_entries(start..end, MAX_REPLICATION_BYTES).map_err(|e| StorageIOError::read_logs(&e).into())
     }
 }
 
@@ -120,7 +120,7 @@ where
 {
     /// Entries in `range`, stopping before the one that would bring the
     /// stored bytes read over `max_bytes` (the first is always read).
-    fn read_entries<RB: RangeBounds<u64>>(&self, range: RB, max_bytes: usize) -> SResult<Vec<C::Entry>, C> {
+    fn read_entries<RB: RangeBounds<u64>>(&self, range: RB, max_bytes: usize) -> std::io::Result<Vec<C::Entry>> {
         let start = match range.start_bound() {
             Bound::Included(s) => *s,
             Bound::Excluded(s) => s + 1,
@@ -131,7 +131,7 @@ where
         let mut out = Vec::new();
         let mut bytes = 0usize;
         for item in self.store.db.iterator_cf(cf, IteratorMode::From(&from, Direction::Forward)) {
-            let (key, value) = item.map_err(|e| StorageIOError::read_logs(&e))?;
+            let (key, value) = item.map_err(std::io::Error::other)?;
             let Some((group, index)) = keys::parse_log_key(&key) else { break };
             if group != self.group || !range.contains(&index) {
                 break;
@@ -140,7 +140,7 @@ where
             if bytes > max_bytes && !out.is_empty() {
                 break;
             }
-            let entry = decode(&value).map_err(|e| StorageIOError::read_logs(&e))?;
+            let entry = decode(&value)?;
             out.push(entry);
         }
         Ok(out)
