@@ -69,6 +69,17 @@ where
         }
     }
 
+    /// The id of the newest entry stored, or of the last purged one when the
+    /// log is empty after a snapshot: what Raft compares to decide whether
+    /// a log is at least as up to date as another.
+    pub fn last_stored_log_id(&self) -> Result<Option<LogId<C::NodeId>>, std::io::Error> {
+        let last = self.last_log_id()?;
+        match last {
+            Some(l) => Ok(Some(l)),
+            None => self.get_meta(META_PURGED),
+        }
+    }
+
     fn last_log_id(&self) -> Result<Option<LogId<C::NodeId>>, std::io::Error> {
         let cf = self.store.cf(CF_LOG);
         let mut it = self.store.db.raw_iterator_cf(cf);

@@ -267,6 +267,7 @@ impl Partition for PartitionService {
             last_log_index: m.last_log_index,
             last_applied_index: m.last_applied.map(|l| l.index),
             config: Some(convert::config(&group.descriptor)),
+            last_log: group.last_log()?.map(|(term, index)| pb::LastLog { term, index }),
         }))
     }
 

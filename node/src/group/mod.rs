@@ -34,6 +34,9 @@ pub struct Group {
     pub raft: Raft,
     pub reader: PartitionReader,
     pub appender: Appender,
+    /// The group's Raft log, read for the pre-vote check (see
+    /// `crate::liveness`).
+    pub log: LogStore,
     /// Cancelled when the group is deleted or the node stops; child of the
     /// node's token.
     pub cancel: CancellationToken,
@@ -56,14 +59,15 @@ impl Group {
             timing.openraft_config().validate().map_err(|e| NodeError::bad_request(format!("raft config: {e}")))?,
         );
         let network = GroupNetworkFactory::new(id, pool);
-        let raft = Raft::new(node_id, config, network, log, sm).await.map_err(|e| NodeError::Raft(e.to_string()))?;
+        let raft =
+            Raft::new(node_id, config, network, log.clone(), sm).await.map_err(|e| NodeError::Raft(e.to_string()))?;
         // Quiescent group: no timers of its own. The node's liveness task
         // decides when to elect and when to heartbeat (see `crate::liveness`).
         raft.runtime_config().heartbeat(false);
         raft.runtime_config().elect(false);
         raft.runtime_config().tick(false);
         let appender = Appender::start(raft.clone(), cancel.clone());
-        Ok(Arc::new(Self { id, node_id, descriptor, raft, reader, appender, cancel }))
+        Ok(Arc::new(Self { id, node_id, descriptor, raft, reader, appender, log, cancel }))
     }
 
     /// The leader as this replica knows it: (id, address).
@@ -85,6 +89,12 @@ impl Group {
             _ => (None, None),
         };
         NodeError::NotLeader { group: self.id, leader_id, leader_addr }
+    }
+
+    /// (term, index) of the newest entry in this replica's log.
+    pub fn last_log(&self) -> Result<Option<(u64, u64)>, NodeError> {
+        let id = self.log.last_stored_log_id().map_err(|e| NodeError::Raft(format!("read the last log id: {e}")))?;
+        Ok(id.map(|l| (l.leader_id.term, l.index)))
     }
 
     pub async fn shutdown(&self) {

@@ -19,6 +19,7 @@ use zya_proto::raft::{LeadersRequest, PingRequest};
 
 use super::decide::{ElectionTimers, Health};
 use super::peers::{AfterPing, Peers};
+use super::prevote;
 use super::LocalLeaders;
 use crate::group::{Group, Registry};
 use crate::partition::apply::PartitionMeta;
@@ -127,10 +128,7 @@ impl Driver {
             let jitter = rand::thread_rng().gen::<f64>();
             let grace = self.cfg.failure_timeout * 2;
             if self.timers.observe(g.id, view.health, leader, now, random_delay(&self.cfg), grace, jitter) {
-                tracing::info!(group = g.id, "leader lost; standing for election");
-                if let Err(e) = g.raft.trigger().elect().await {
-                    tracing::warn!(group = g.id, error = %e, "could not start an election");
-                }
+                self.stand(g, now);
             }
             if view.heartbeat {
                 if let Err(e) = g.raft.trigger().heartbeat().await {
@@ -142,6 +140,34 @@ impl Driver {
             g.raft.runtime_config().tick(view.removed_leader);
         }
         self.local.update(self.led.iter().copied().collect());
+    }
+
+    /// Starts an election for `g` on a task of its own, unless a live voter
+    /// has a newer log (the pre-vote asks them, so the tick does not wait).
+    fn stand(&self, g: &Arc<Group>, now: Instant) {
+        let others: Vec<(u64, String)> = {
+            let metrics = g.raft.metrics();
+            let m = metrics.borrow();
+            let membership = m.membership_config.membership();
+            membership
+                .voter_ids()
+                .filter(|id| *id != self.registry.node_id)
+                .filter_map(|id| membership.get_node(&id).map(|n| (id, n.addr.clone())))
+                .filter(|(_, addr)| self.peers.is_up(addr, now))
+                .collect()
+        };
+        let (g, pool) = (g.clone(), self.pool.clone());
+        let timeout = (self.cfg.failure_timeout / 2).max(self.cfg.interval);
+        tokio::spawn(async move {
+            if let Some(ahead) = prevote::voter_ahead(&g, &pool, &others, timeout).await {
+                tracing::info!(group = g.id, ahead = %ahead, "leader lost; a voter with a newer log stands instead");
+                return;
+            }
+            tracing::info!(group = g.id, "leader lost; standing for election");
+            if let Err(e) = g.raft.trigger().elect().await {
+                tracing::warn!(group = g.id, error = %e, "could not start an election");
+            }
+        });
     }
 
     /// Re-reads the peer addresses and activity receivers of all groups.

@@ -17,8 +17,9 @@
 //!                 or returning follower): send one heartbeat
 //! ```
 //!
-//! Safety stays with Raft (terms, votes, log matching); this only decides
-//! *when* elections and heartbeats happen. A node that is paused or cut off
+//! Before standing, a replica checks that no live voter has a newer log
+//! (`prevote`). Safety stays with Raft (terms, votes, log matching); this
+//! only decides *when* elections and heartbeats happen. A node that is paused or cut off
 //! stops answering pings, so its groups fail over as they would with
 //! per-group heartbeats. Idle groups send nothing at all.
 
@@ -26,6 +27,7 @@ mod decide;
 mod driver;
 mod local;
 mod peers;
+mod prevote;
 
 pub use driver::{run, LivenessConfig};
 pub use local::LocalLeaders;
