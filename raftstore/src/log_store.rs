@@ -54,8 +54,7 @@ type SResult<T, C> = Result<T, StorageError<<C as RaftTypeConfig>::NodeId>>;
 
 impl<C> LogStore<C>
 where
-    C: RaftTypeConfig,
-    C::Entry: Serialize + DeserializeOwned,
+    C: RaftTypeConfig<Entry = openraft::Entry<C>>,
 {
     pub fn new(store: Store, group: u64) -> Self {
         Self { group, store, _types: PhantomData }
@@ -90,10 +89,11 @@ where
         }
         let (Some(key), Some(value)) = (it.key(), it.value()) else { return Ok(None) };
         match keys::parse_log_key(key) {
-            Some((g, _)) if g == self.group => {
-                let entry: C::Entry = decode(value)?;
-                Ok(Some(entry.get_log_id().clone()))
-            }
+            // An entry is stored as its log id followed by its payload
+            // (`openraft::Entry`'s field order), and bincode reads a prefix:
+            // the id without decoding a payload of up to several MiB. This
+            // runs for every group at start-up and for every `Status`.
+            Some((g, _)) if g == self.group => decode::<LogId<C::NodeId>>(value).map(Some),
             _ => Ok(None),
         }
     }
@@ -160,8 +160,7 @@ where
 
 impl<C> RaftLogStorage<C> for LogStore<C>
 where
-    C: RaftTypeConfig,
-    C::Entry: Serialize + DeserializeOwned,
+    C: RaftTypeConfig<Entry = openraft::Entry<C>>,
 {
     type LogReader = Self;
 
@@ -271,6 +270,13 @@ mod tests {
         let rest = log.limited_get_log_entries(3, 5).await.expect("read");
         assert_eq!(rest.iter().map(|e| e.log_id.index).collect::<Vec<_>>(), vec![3, 4]);
         assert_eq!(log.try_get_log_entries(1..5).await.expect("read").len(), 4, "unlimited reads are whole");
+    }
+
+    #[test]
+    fn the_last_log_id_is_read_from_the_stored_entry() {
+        let (_dir, log) = store_with(&[10, 3 << 20]);
+        let id = log.last_stored_log_id().expect("read").expect("a log id");
+        assert_eq!((id.leader_id.term, id.index), (1, 2));
     }
 
     #[tokio::test]

@@ -36,7 +36,7 @@ pub struct Group {
     pub appender: Appender,
     /// The group's Raft log, read for the pre-vote check (see
     /// `crate::liveness`).
-    pub log: LogStore,
+    log: LogStore,
     /// Cancelled when the group is deleted or the node stops; child of the
     /// node's token.
     pub cancel: CancellationToken,

@@ -157,7 +157,7 @@ impl Driver {
                 .collect()
         };
         let (g, pool) = (g.clone(), self.pool.clone());
-        let timeout = (self.cfg.failure_timeout / 2).max(self.cfg.interval);
+        let timeout = self.peer_timeout();
         tokio::spawn(async move {
             if let Some(ahead) = prevote::voter_ahead(&g, &pool, &others, timeout).await {
                 tracing::info!(group = g.id, ahead = %ahead, "leader lost; a voter with a newer log stands instead");
@@ -168,6 +168,12 @@ impl Driver {
                 tracing::warn!(group = g.id, error = %e, "could not start an election");
             }
         });
+    }
+
+    /// How long a call to a peer may take. Generous: a busy peer answering
+    /// late is not a dead one.
+    fn peer_timeout(&self) -> Duration {
+        (self.cfg.failure_timeout / 2).max(self.cfg.interval)
     }
 
     /// Re-reads the peer addresses and activity receivers of all groups.
@@ -197,8 +203,7 @@ impl Driver {
     /// down, or changed the set of groups it leads).
     async fn ping_peers(&mut self) -> bool {
         let node_id = self.registry.node_id;
-        // Generous: a busy peer answering late is not a dead one.
-        let timeout = (self.cfg.failure_timeout / 2).max(self.cfg.interval);
+        let timeout = self.peer_timeout();
         let addrs: Vec<&String> = self.addrs.iter().collect();
         let pings = futures::future::join_all(addrs.iter().map(|a| ping(&self.pool, a, node_id, timeout))).await;
         let now = Instant::now();
