@@ -9,13 +9,23 @@
 //! upgrades older records as they are read.
 //!
 //! ```text
-//! [ format version: u8 = 1 ][ bincode(RecordV1) ]
+//! [ format version: u8 = 1 ][ bincode(RecordV1) ]                 one record
+//! [ format version: u8 = 2 ][ u64 LE count ][ count × RecordV1 ]   a chunk
 //! ```
+//!
+//! A chunk holds the records of one append entry at consecutive offsets,
+//! stored under the first one's key. Storing each message under its own key
+//! made a pipelined publish insert one more key per message into RocksDB's
+//! memtable on every replica; with a chunk it is one key per entry (the
+//! skip-list inserts and their key comparisons were the largest share of a
+//! profile of the publish path). A version-1 value reads as a chunk of one.
 
 use serde::{Deserialize, Serialize};
 
-/// Current record format version.
+/// Format version of a single stored record.
 pub const RECORD_FORMAT_V1: u8 = 1;
+/// Format version of a chunk of records at consecutive offsets.
+pub const CHUNK_FORMAT_V2: u8 = 2;
 
 /// What a record at an offset is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +100,45 @@ impl Record {
     }
 }
 
+/// Encodes records at consecutive offsets as one stored value.
+pub fn encode_chunk(records: &[Record]) -> Vec<u8> {
+    let size: usize = records.iter().map(|r| r.payload.len() + 96).sum();
+    let mut out = Vec::with_capacity(size + 9);
+    out.push(CHUNK_FORMAT_V2);
+    // bincode's Vec encoding starts with the u64 LE length: the count.
+    bincode::serialize_into(&mut out, records).expect("serializing to a Vec cannot fail");
+    out
+}
+
+/// Number of records in a stored value, read from its header only.
+pub fn chunk_len(bytes: &[u8]) -> Result<u64, RecordDecodeError> {
+    let (&version, body) = bytes.split_first().ok_or(RecordDecodeError::Empty)?;
+    match version {
+        RECORD_FORMAT_V1 => Ok(1),
+        CHUNK_FORMAT_V2 => body
+            .get(..8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .ok_or(RecordDecodeError::Invalid("chunk shorter than its header")),
+        other => Err(RecordDecodeError::UnknownVersion(other)),
+    }
+}
+
+/// Decodes a stored value: a chunk, or a single record as a chunk of one.
+pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<Record>, RecordDecodeError> {
+    let (&version, body) = bytes.split_first().ok_or(RecordDecodeError::Empty)?;
+    match version {
+        RECORD_FORMAT_V1 => Ok(vec![Record::decode(bytes)?]),
+        CHUNK_FORMAT_V2 => {
+            let records: Vec<Record> = bincode::deserialize(body).map_err(RecordDecodeError::Corrupt)?;
+            if records.is_empty() {
+                return Err(RecordDecodeError::Invalid("empty chunk"));
+            }
+            Ok(records)
+        }
+        other => Err(RecordDecodeError::UnknownVersion(other)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +173,21 @@ mod tests {
         assert!(matches!(Record::decode(&bytes), Err(RecordDecodeError::UnknownVersion(9))));
         assert!(matches!(Record::decode(&[]), Err(RecordDecodeError::Empty)));
         assert!(matches!(Record::decode(&[1, 0xff]), Err(RecordDecodeError::Corrupt(_))));
+    }
+
+    #[test]
+    fn chunks_round_trip_and_single_records_read_as_chunks() {
+        let mut second = sample();
+        second.message_id = "m-2".into();
+        let chunk = encode_chunk(&[sample(), second.clone()]);
+        assert_eq!(chunk[0], CHUNK_FORMAT_V2);
+        assert_eq!(chunk_len(&chunk).expect("header"), 2);
+        assert_eq!(decode_chunk(&chunk).expect("decodes"), vec![sample(), second]);
+        let single = sample().encode();
+        assert_eq!(chunk_len(&single).expect("header"), 1);
+        assert_eq!(decode_chunk(&single).expect("decodes"), vec![sample()]);
+        assert!(matches!(decode_chunk(&encode_chunk(&[])), Err(RecordDecodeError::Invalid(_))));
+        assert!(matches!(chunk_len(&[2, 1]), Err(RecordDecodeError::Invalid(_))));
+        assert!(matches!(decode_chunk(&[3]), Err(RecordDecodeError::UnknownVersion(3))));
     }
 }

@@ -11,7 +11,7 @@
 //! raft_log   group ‖ index               → Raft entry
 //! raft_meta  group ‖ tag                 → vote, committed, last purged, descriptor
 //! sm         group ‖ 0                   → state machine meta (last applied, membership, counters)
-//!            group ‖ 1 ‖ offset          → message record
+//!            group ‖ 1 ‖ offset          → records of one append from that offset (a chunk)
 //!            group ‖ 2 ‖ message id      → offset (deduplication index)
 //!            group ‖ 3 ‖ consumer        → committed offsets and delivery counts (ConsumerState, versioned)
 //! ```
@@ -22,6 +22,7 @@
 //! and the WAL is synced before a snapshot lets the Raft log be purged.
 
 pub mod keys;
+pub mod records;
 pub mod snapshot;
 pub mod state_machine;
 

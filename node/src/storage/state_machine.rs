@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::keys::{self, CF_SM, SM_CONSUMER};
+use super::records::{self, PendingChunks};
 use super::snapshot;
 use super::{Store, StoreError};
 use crate::partition::apply::{Applier, Lookup, Mutation, PartitionMeta};
@@ -80,9 +81,10 @@ impl PartitionReader {
         self.meta.clone()
     }
 
-    /// Records in `[from, end)`, at most `max`.
+    /// Records in `[from, end)`, at most `max`. Offsets below the first
+    /// retained one are never returned, even where their chunk remains.
     pub fn records(&self, from: u64, end: u64, max: usize) -> Result<Vec<(u64, Record)>, StoreError> {
-        read_records(&self.store, self.group, from, end, max)
+        records::read(&self.store, self.group, from.max(self.meta().first_offset), end, max)
     }
 
     /// The offset of a message id still in the partition.
@@ -113,27 +115,16 @@ impl PartitionReader {
     }
 }
 
-/// Records of `group` in `[from, end)`, at most `max`.
-fn read_records(store: &Store, group: u64, from: u64, end: u64, max: usize) -> Result<Vec<(u64, Record)>, StoreError> {
-    let mut out = Vec::new();
-    if from >= end {
-        return Ok(out);
-    }
-    let mut opts = ReadOptions::default();
-    opts.set_iterate_upper_bound(keys::record_key(group, end).to_vec());
-    let start = keys::record_key(group, from);
-    let it = store.db.iterator_cf_opt(store.cf(CF_SM), opts, IteratorMode::From(&start, Direction::Forward));
-    for item in it {
-        let (key, value) = item.map_err(StoreError::rocks("read records"))?;
-        let Some(offset) = keys::parse_record_key(group, &key) else { break };
-        let record = Record::decode(&value)
-            .map_err(|e| StoreError::Corrupt { what: "record", reason: format!("offset {offset}: {e}") })?;
-        out.push((offset, record));
-        if out.len() >= max {
-            break;
-        }
-    }
-    Ok(out)
+/// An index value: the offset, big endian.
+fn decode_offset(value: Option<&[u8]>) -> Result<Option<u64>, StoreError> {
+    value
+        .map(|b| {
+            let arr: [u8; 8] = b
+                .try_into()
+                .map_err(|_| StoreError::Corrupt { what: "message id index", reason: format!("{} bytes", b.len()) })?;
+            Ok(u64::from_be_bytes(arr))
+        })
+        .transpose()
 }
 
 /// [`Lookup`] against the database.
@@ -151,16 +142,17 @@ impl Lookup for DbLookup<'_> {
             .db
             .get_pinned_cf(self.store.cf(CF_SM), keys::index_key(self.group, message_id))
             .map_err(StoreError::rocks("read index"))?;
-        match v {
-            Some(b) => {
-                let arr: [u8; 8] = b.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-                    what: "message id index",
-                    reason: format!("{} bytes", b.len()),
-                })?;
-                Ok(Some(u64::from_be_bytes(arr)))
-            }
-            None => Ok(None),
-        }
+        decode_offset(v.as_deref())
+    }
+
+    fn offsets_of(&self, message_ids: &[&str]) -> Result<Vec<Option<u64>>, StoreError> {
+        let keys = message_ids.iter().map(|id| keys::index_key(self.group, id));
+        self.store
+            .db
+            .batched_multi_get_cf(self.store.cf(CF_SM), keys, false)
+            .into_iter()
+            .map(|v| decode_offset(v.map_err(StoreError::rocks("read index"))?.as_deref()))
+            .collect()
     }
 
     fn consumer(&self, consumer: &str) -> Result<Option<ConsumerState>, StoreError> {
@@ -176,7 +168,7 @@ impl Lookup for DbLookup<'_> {
     }
 
     fn records_in(&self, from: u64, to: u64) -> Result<Vec<(String, u64)>, StoreError> {
-        Ok(read_records(self.store, self.group, from, to, usize::MAX)?
+        Ok(records::read(self.store, self.group, from, to, usize::MAX)?
             .into_iter()
             .map(|(_, r)| {
                 let size = r.stored_size();
@@ -296,18 +288,19 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let cf = self.store.cf(CF_SM);
         let g = self.group;
         let mut batch = WriteBatch::default();
+        let mut chunks = PendingChunks::default();
         for m in mutations {
             match m {
-                Mutation::PutRecord { offset, record } => {
-                    batch.put_cf(cf, keys::record_key(g, offset), record.encode())
+                Mutation::PutRecords { first_offset, records } => {
+                    chunks.put(&mut batch, &self.store, g, first_offset, &records)
                 }
                 Mutation::PutIndex { message_id, offset } => {
                     batch.put_cf(cf, keys::index_key(g, &message_id), offset.to_be_bytes())
                 }
                 Mutation::DeleteIndex { message_id } => batch.delete_cf(cf, keys::index_key(g, &message_id)),
-                Mutation::DeleteRecords { from, to } => {
-                    batch.delete_range_cf(cf, keys::record_key(g, from), keys::record_key(g, to))
-                }
+                Mutation::DeleteRecords { to, .. } => chunks
+                    .delete_below(&mut batch, &self.store, g, to)
+                    .map_err(|e| StorageIOError::write_state_machine(&e))?,
                 Mutation::PutConsumer { consumer, state } => {
                     batch.put_cf(cf, keys::consumer_key(g, &consumer), state.encode())
                 }
