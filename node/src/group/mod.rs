@@ -53,14 +53,17 @@ impl Group {
         cancel: CancellationToken,
     ) -> Result<Arc<Self>, NodeError> {
         let id = descriptor.group_id;
-        let log = LogStore::new(store.clone(), id);
+        // Raft gets the store itself (it keeps entries for applying them);
+        // the group keeps a reader of the same log.
+        let raft_log = LogStore::new(store.clone(), id);
+        let log = raft_log.clone();
         let (sm, reader) = StateMachineStore::open(store, id)?;
         let config = Arc::new(
             timing.openraft_config().validate().map_err(|e| NodeError::bad_request(format!("raft config: {e}")))?,
         );
         let network = GroupNetworkFactory::new(id, pool);
         let raft =
-            Raft::new(node_id, config, network, log.clone(), sm).await.map_err(|e| NodeError::Raft(e.to_string()))?;
+            Raft::new(node_id, config, network, raft_log, sm).await.map_err(|e| NodeError::Raft(e.to_string()))?;
         // Quiescent group: no timers of its own. The node's liveness task
         // decides when to elect and when to heartbeat (see `crate::liveness`).
         raft.runtime_config().heartbeat(false);
