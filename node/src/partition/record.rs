@@ -43,6 +43,8 @@ pub enum RecordKind {
 pub struct Record {
     pub kind: RecordKind,
     pub message_id: String,
+    /// Encoded as bytes (see `NewMessage::payload`).
+    #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
     pub key: Option<String>,
     /// Publisher's authenticated user.
@@ -173,6 +175,15 @@ mod tests {
         assert!(matches!(Record::decode(&bytes), Err(RecordDecodeError::UnknownVersion(9))));
         assert!(matches!(Record::decode(&[]), Err(RecordDecodeError::Empty)));
         assert!(matches!(Record::decode(&[1, 0xff]), Err(RecordDecodeError::Corrupt(_))));
+    }
+
+    /// Payloads written before they were encoded as bytes read the same.
+    #[test]
+    fn payload_bytes_encode_as_the_former_sequence_of_u8() {
+        let payload = vec![0u8, 1, 255, 7];
+        let as_seq = bincode::serialize(&payload).expect("encodes");
+        let as_bytes = bincode::serialize(serde_bytes::Bytes::new(&payload)).expect("encodes");
+        assert_eq!(as_seq, as_bytes);
     }
 
     #[test]
