@@ -20,6 +20,6 @@ pub use catalogue::{CatalogueClient, CatalogueError};
 pub use error::{error_detail, ClientError, RejectCode};
 pub use partition::PartitionClient;
 pub use pool::Channels;
-pub use publisher::BatchPublisher;
+pub use publisher::{gather, BatchPublisher};
 pub use zya_proto::catalogue as catalogue_pb;
 pub use zya_proto::node as pb;

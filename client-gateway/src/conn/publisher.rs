@@ -81,6 +81,7 @@ async fn run(client: Arc<PartitionClient>, mut rx: mpsc::Receiver<Job>, cancel: 
             _ = cancel.cancelled() => return,
             job = rx.recv() => match job { Some(j) => j, None => return },
         };
+        zya_client::gather(&rx).await;
         let mut count = first.messages.len();
         let mut bytes: usize = first.messages.iter().map(|m| m.payload.len()).sum();
         let mut jobs = vec![first];
@@ -94,12 +95,14 @@ async fn run(client: Arc<PartitionClient>, mut rx: mpsc::Receiver<Job>, cancel: 
                 Err(_) => break,
             }
         }
+        let lens: Vec<usize> = jobs.iter().map(|j| j.messages.len()).collect();
         let deadline = jobs.iter().map(|j| j.deadline).min().unwrap_or_else(Instant::now);
         let remaining = deadline.saturating_duration_since(Instant::now());
+        let mut jobs = jobs;
         let outcome = if remaining < Duration::from_millis(1) {
             Err(Failure::new(ErrorCode::Timeout, "timeoutMs passed before the write was sent"))
         } else {
-            let messages: Vec<pb::NewMessage> = jobs.iter().flat_map(|j| j.messages.iter().cloned()).collect();
+            let messages: Vec<pb::NewMessage> = jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.messages)).collect();
             tokio::select! {
                 _ = cancel.cancelled() => Err(Failure::new(ErrorCode::Timeout, "connection closed; outcome unknown")),
                 r = client.append(messages, remaining) => r.map_err(Failure::from),
@@ -108,8 +111,8 @@ async fn run(client: Arc<PartitionClient>, mut rx: mpsc::Receiver<Job>, cancel: 
         match outcome {
             Ok(results) if results.len() == count => {
                 let mut results = results.into_iter();
-                for job in jobs {
-                    let mine: Vec<pb::AppendResult> = results.by_ref().take(job.messages.len()).collect();
+                for (job, len) in jobs.into_iter().zip(lens) {
+                    let mine: Vec<pb::AppendResult> = results.by_ref().take(len).collect();
                     let _ = job.reply.send(Ok(mine));
                 }
             }
