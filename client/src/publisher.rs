@@ -55,12 +55,12 @@ const GATHER_TURNS: usize = 64;
 /// most [`GATHER_TURNS`] scheduler turns, before the queue is drained into
 /// one request.
 ///
-/// A burst of publishes (a pipelining client answered all at once) reaches
-/// the queue one by one. Draining at the first one sent it alone and the
-/// rest one round trip later, so each burst took two round trips instead
-/// of one: the WebSocket path measured half the gRPC path's throughput. A
-/// queue that does not grow in one turn ends the wait, so a lone publish
-/// waits one turn (microseconds).
+/// A burst of publishes (a pipelining caller whose publishes were all
+/// answered at once) reaches the queue one by one. Draining at the first
+/// one could send it nearly alone and the rest one round trip later; with
+/// the wait, 256 publishers in flight went from 41k to 48k messages a
+/// second (3 replicas, 128 B). A queue that does not grow in one turn ends
+/// the wait, so a lone publish waits one turn (microseconds).
 pub async fn gather<T>(rx: &mpsc::Receiver<T>) {
     let mut seen = rx.len();
     for _ in 0..GATHER_TURNS {
