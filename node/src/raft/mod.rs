@@ -12,8 +12,10 @@
 //! forgotten history (openraft FAQ, "reuse node id").
 
 pub mod peer_service;
+mod runtime;
 
-use openraft::{BasicNode, Entry, TokioRuntime};
+use openraft::{BasicNode, Entry};
+pub use runtime::QuietTicks;
 
 use crate::partition::{Command, CommandResponse};
 
@@ -26,7 +28,7 @@ openraft::declare_raft_types!(
         Node = BasicNode,
         Entry = Entry<TypeConfig>,
         SnapshotData = tokio::fs::File,
-        AsyncRuntime = TokioRuntime,
+        AsyncRuntime = QuietTicks,
 );
 
 pub type NodeId = u64;
