@@ -39,7 +39,14 @@ pub struct Syncer {
 impl Syncer {
     /// Starts the syncer thread. It stops once every `Syncer` handle is
     /// dropped, after completing what was queued.
+    ///
+    /// The thread holds the database weakly: it is closed where its last
+    /// `Store` is dropped, not later on this thread. A test that dropped its
+    /// store and then its temporary directory otherwise left this thread to
+    /// close a database whose files were gone, racing the process exit (a
+    /// test binary crashed with SIGSEGV after all its tests passed).
     pub fn start(db: Arc<rocksdb::DB>) -> (Self, JoinHandle<()>) {
+        let db = Arc::downgrade(&db);
         let (tx, mut rx) = mpsc::channel::<Completion>(SYNC_QUEUE_CAPACITY);
         let handle = std::thread::Builder::new()
             .name("zya-wal-sync".into())
@@ -50,14 +57,17 @@ impl Syncer {
                     while let Ok(more) = rx.try_recv() {
                         batch.push(more);
                     }
-                    let result = db.flush_wal(true);
+                    let result: Result<(), String> = match db.upgrade() {
+                        Some(db) => db.flush_wal(true).map_err(|e| e.to_string()),
+                        None => Err("the database is closed".into()),
+                    };
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "WAL fsync failed; appends are reported as failed");
                     }
                     for cb in batch.drain(..) {
                         let r = match &result {
                             Ok(()) => Ok(()),
-                            Err(e) => Err(std::io::Error::other(e.to_string())),
+                            Err(e) => Err(std::io::Error::other(e.clone())),
                         };
                         cb(r);
                     }
