@@ -47,6 +47,27 @@ impl Drop for Conn {
     }
 }
 
+/// Frames written before one flush at most.
+const MAX_FRAMES_PER_FLUSH: usize = 256;
+
+/// Writes `first` and whatever else is already queued (up to
+/// [`MAX_FRAMES_PER_FLUSH`]), then flushes once: pipelined requests leave
+/// in a few socket writes instead of one write per frame.
+async fn write_queued<S>(sink: &mut S, first: String, rx: &mut mpsc::Receiver<String>) -> Result<(), ()>
+where
+    S: futures::Sink<WsMessage> + Unpin,
+{
+    use futures::SinkExt;
+    sink.feed(WsMessage::Text(first.into())).await.map_err(|_| ())?;
+    for _ in 1..MAX_FRAMES_PER_FLUSH {
+        match rx.try_recv() {
+            Ok(text) => sink.feed(WsMessage::Text(text.into())).await.map_err(|_| ())?,
+            Err(_) => break,
+        }
+    }
+    sink.flush().await.map_err(|_| ())
+}
+
 impl Conn {
     /// Connects and logs in with `token` as `device`; returns the connection
     /// and the `Session` frame.
@@ -66,7 +87,7 @@ impl Conn {
                 tokio::select! {
                     _ = writer_stop.cancelled() => break,
                     m = out_rx.recv() => match m {
-                        Some(text) => if sink.send(WsMessage::Text(text.into())).await.is_err() { break },
+                        Some(text) => if write_queued(&mut sink, text, &mut out_rx).await.is_err() { break },
                         None => break,
                     },
                 }
