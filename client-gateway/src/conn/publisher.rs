@@ -98,7 +98,6 @@ async fn run(client: Arc<PartitionClient>, mut rx: mpsc::Receiver<Job>, cancel: 
         let lens: Vec<usize> = jobs.iter().map(|j| j.messages.len()).collect();
         let deadline = jobs.iter().map(|j| j.deadline).min().unwrap_or_else(Instant::now);
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let mut jobs = jobs;
         let outcome = if remaining < Duration::from_millis(1) {
             Err(Failure::new(ErrorCode::Timeout, "timeoutMs passed before the write was sent"))
         } else {

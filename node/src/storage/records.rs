@@ -11,10 +11,10 @@ use rocksdb::{ReadOptions, WriteBatch};
 
 use super::keys::{self, CF_SM};
 use super::{Store, StoreError};
-use crate::partition::record::{chunk_len, decode_chunk};
+use crate::partition::record::{chunk_len, decode_chunk, encode_chunk, RecordDecodeError};
 use crate::partition::Record;
 
-fn corrupt(offset: u64) -> impl Fn(crate::partition::record::RecordDecodeError) -> StoreError {
+fn corrupt(offset: u64) -> impl Fn(RecordDecodeError) -> StoreError {
     move |e| StoreError::Corrupt { what: "record chunk", reason: format!("at offset {offset}: {e}") }
 }
 
@@ -77,7 +77,7 @@ pub struct PendingChunks(Vec<(u64, u64)>);
 
 impl PendingChunks {
     pub fn put(&mut self, batch: &mut WriteBatch, store: &Store, group: u64, first: u64, records: &[Record]) {
-        batch.put_cf(store.cf(CF_SM), keys::record_key(group, first), crate::partition::record::encode_chunk(records));
+        batch.put_cf(store.cf(CF_SM), keys::record_key(group, first), encode_chunk(records));
         self.0.push((first, records.len() as u64));
     }
 
