@@ -8,11 +8,14 @@
 //! needed between appends, truncations and purges of one group.
 //!
 //! openraft 0.9 applies committed entries by reading them back from the log
-//! store, which decoded every message of every entry a second time on every
-//! replica (a profile of pipelined publishing showed the decode and its
+//! store, and a leader replicates by reading them back too, once per
+//! follower: every message of every entry decoded again, up to three times
+//! on a leader (a profile of pipelined publishing showed the decode and its
 //! allocations among the largest costs left). So the store handed to Raft
-//! keeps the entries it appended, up to [`MAX_UNAPPLIED_BYTES`], and a read
-//! of a range it holds moves them out instead. Appends overwrite, truncations
+//! keeps the entries it appended, up to [`MAX_UNAPPLIED_BYTES`], shared with
+//! its clones (the replication readers): a replication read of a range held
+//! gets clones (cheap where the payload is shared, as the node's appends
+//! are), and applying moves the entries out. Appends overwrite, truncations
 //! and purges drop what they remove from storage, so the held entries are
 //! always the stored ones; any other read goes to RocksDB.
 
@@ -20,6 +23,7 @@ use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{LogId, RaftLogId, RaftLogReader, RaftTypeConfig, StorageError, StorageIOError, Vote};
@@ -52,18 +56,26 @@ pub const MAX_UNAPPLIED_BYTES: usize = 8 << 20;
 
 /// The log of one group of type `C`.
 ///
-/// A clone is a reader of the same log without the entries kept for
-/// applying: give the original to Raft.
+/// A clone is a reader of the same log that shares the entries kept for
+/// applying but never moves them out: give the original to Raft.
 pub struct LogStore<C: RaftTypeConfig> {
     group: u64,
     store: Store,
-    unapplied: Option<Unapplied<C::Entry>>,
+    kept: Arc<Mutex<Unapplied<C::Entry>>>,
+    /// The original: its reads are the applier's, which move entries out.
+    applies: bool,
     _types: PhantomData<fn() -> C>,
 }
 
 impl<C: RaftTypeConfig> Clone for LogStore<C> {
     fn clone(&self) -> Self {
-        Self { group: self.group, store: self.store.clone(), unapplied: None, _types: PhantomData }
+        Self {
+            group: self.group,
+            store: self.store.clone(),
+            kept: self.kept.clone(),
+            applies: false,
+            _types: PhantomData,
+        }
     }
 }
 
@@ -113,6 +125,30 @@ impl<E> Unapplied<E> {
         }
     }
 
+    /// Clones of the entries of `[start, end)` if all are kept, stopping
+    /// before the one that would bring their stored bytes over `max_bytes`
+    /// (the first is always given).
+    fn peek(&self, start: u64, end: u64, max_bytes: usize) -> Option<Vec<E>>
+    where
+        E: Clone,
+    {
+        let first = self.entries.front()?.0;
+        let last = self.entries.back()?.0;
+        if start < first || end > last + 1 || end <= start {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for (_, e, size) in self.entries.range((start - first) as usize..(end - first) as usize) {
+            bytes = bytes.saturating_add(*size);
+            if bytes > max_bytes && !out.is_empty() {
+                break;
+            }
+            out.push(e.clone());
+        }
+        Some(out)
+    }
+
     /// Moves out the entries of `[start, end)` if all are kept; the entries
     /// below `start` go too (applying only moves forward).
     fn take(&mut self, start: u64, end: u64) -> Option<Vec<E>> {
@@ -137,12 +173,20 @@ impl<E> Unapplied<E> {
 
 type SResult<T, C> = Result<T, StorageError<<C as RaftTypeConfig>::NodeId>>;
 
+impl<C: RaftTypeConfig> LogStore<C> {
+    fn kept(&self) -> MutexGuard<'_, Unapplied<C::Entry>> {
+        // Every critical section leaves the entries consistent, so a panic
+        // elsewhere while holding the lock does not make them unusable.
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 impl<C> LogStore<C>
 where
     C: RaftTypeConfig<Entry = openraft::Entry<C>>,
 {
     pub fn new(store: Store, group: u64) -> Self {
-        Self { group, store, unapplied: Some(Unapplied::new()), _types: PhantomData }
+        Self { group, store, kept: Arc::new(Mutex::new(Unapplied::new())), applies: true, _types: PhantomData }
     }
 
     /// Writes appended entries (not synced) and keeps them for applying.
@@ -156,21 +200,16 @@ where
             batch.put_cf(cf, keys::log_key(self.group, index), &bytes);
             appended.push((index, entry, bytes.len()));
         }
-        if let Some(unapplied) = self.unapplied.as_mut() {
-            if let Some((first, _, _)) = appended.first() {
-                unapplied.drop_from(*first);
-            }
+        if let Some((first, _, _)) = appended.first() {
+            self.kept().drop_from(*first);
         }
         if let Err(e) = self.store.write(batch) {
-            if let Some(unapplied) = self.unapplied.as_mut() {
-                unapplied.clear();
-            }
+            self.kept().clear();
             return Err(e);
         }
-        if let Some(unapplied) = self.unapplied.as_mut() {
-            for (index, entry, size) in appended {
-                unapplied.push(index, entry, size);
-            }
+        let mut kept = self.kept();
+        for (index, entry, size) in appended {
+            kept.push(index, entry, size);
         }
         Ok(())
     }
@@ -217,14 +256,16 @@ where
 impl<C> RaftLogReader<C> for LogStore<C>
 where
     C: RaftTypeConfig,
-    C::Entry: Serialize + DeserializeOwned,
+    C::Entry: Serialize + DeserializeOwned + Clone,
 {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
         &mut self,
         range: RB,
     ) -> SResult<Vec<C::Entry>, C> {
-        if let (Some(unapplied), Some((start, end))) = (self.unapplied.as_mut(), bounds(&range)) {
-            if let Some(entries) = unapplied.take(start, end) {
+        if let Some((start, end)) = bounds(&range) {
+            let held =
+                if self.applies { self.kept().take(start, end) } else { self.kept().peek(start, end, usize::MAX) };
+            if let Some(entries) = held {
                 return Ok(entries);
             }
         }
@@ -236,6 +277,9 @@ where
     /// a follower far behind gets a stream of bounded RPCs instead of one
     /// that exceeds the peer's gRPC message limit and is refused forever.
     async fn limited_get_log_entries(&mut self, start: u64, end: u64) -> SResult<Vec<C::Entry>, C> {
+        if let Some(entries) = self.kept().peek(start, end, MAX_REPLICATION_BYTES) {
+            return Ok(entries);
+        }
         self.read_entries(start..end, MAX_REPLICATION_BYTES).map_err(|e| StorageIOError::read_logs(&e).into())
     }
 }
@@ -262,7 +306,7 @@ pub const MAX_REPLICATION_BYTES: usize = 8 << 20;
 impl<C> LogStore<C>
 where
     C: RaftTypeConfig,
-    C::Entry: Serialize + DeserializeOwned,
+    C::Entry: Serialize + DeserializeOwned + Clone,
 {
     /// Entries in `range`, stopping before the one that would bring the
     /// stored bytes read over `max_bytes` (the first is always read).
@@ -296,6 +340,7 @@ where
 impl<C> RaftLogStorage<C> for LogStore<C>
 where
     C: RaftTypeConfig<Entry = openraft::Entry<C>>,
+    C::D: Clone,
 {
     type LogReader = Self;
 
@@ -346,9 +391,7 @@ where
     }
 
     async fn truncate(&mut self, log_id: LogId<C::NodeId>) -> SResult<(), C> {
-        if let Some(unapplied) = self.unapplied.as_mut() {
-            unapplied.drop_from(log_id.index);
-        }
+        self.kept().drop_from(log_id.index);
         let cf = self.store.cf(CF_LOG);
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(cf, keys::log_key(self.group, log_id.index).to_vec(), keys::group_end(self.group));
@@ -357,9 +400,7 @@ where
     }
 
     async fn purge(&mut self, log_id: LogId<C::NodeId>) -> SResult<(), C> {
-        if let Some(unapplied) = self.unapplied.as_mut() {
-            unapplied.drop_below(log_id.index.saturating_add(1));
-        }
+        self.kept().drop_below(log_id.index.saturating_add(1));
         let mut batch = WriteBatch::default();
         batch.put_cf(self.store.cf(CF_META), keys::meta_key(self.group, META_PURGED), encode(&log_id));
         batch.delete_range_cf(
@@ -438,8 +479,9 @@ mod tests {
         log.write_entries(entries).expect("append");
     }
 
-    /// What the store keeps for applying is what is stored: reads of kept
-    /// ranges move them out, and truncation and overwrites replace them.
+    /// What the store keeps for applying is what is stored: the applier's
+    /// reads of kept ranges move them out, a clone's reads copy them, and
+    /// truncation and overwrites replace them.
     #[tokio::test]
     async fn entries_kept_for_applying_match_the_stored_log() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -448,7 +490,12 @@ mod tests {
         let mut reader = log.clone();
         append(&mut log, (1..=4).map(|i| entry(1, i, 1)).collect()).await;
         assert_eq!(payloads(&log.try_get_log_entries(1..3).await.expect("read")), vec![(1, 1), (2, 1)]);
-        assert_eq!(log.unapplied.as_ref().map(|u| u.entries.len()), Some(2), "1 and 2 moved out");
+        assert_eq!(log.kept().entries.len(), 2, "1 and 2 moved out");
+        // A clone (a replication reader) gets copies of kept entries and
+        // leaves them for applying, also within a byte budget.
+        assert_eq!(payloads(&reader.try_get_log_entries(3..5).await.expect("read")), vec![(3, 1), (4, 1)]);
+        assert_eq!(payloads(&reader.limited_get_log_entries(3, 5).await.expect("read")), vec![(3, 1), (4, 1)]);
+        assert_eq!(log.kept().entries.len(), 2, "a clone's reads move nothing");
         // A new leader's entries from 4 replace the old 4.
         log.truncate(LogId::new(openraft::CommittedLeaderId::new(1, 0), 4)).await.expect("truncate");
         append(&mut log, vec![entry(2, 4, 2), entry(2, 5, 2)]).await;
@@ -462,8 +509,7 @@ mod tests {
         );
         // Ranges no longer kept come from RocksDB.
         assert_eq!(payloads(&log.try_get_log_entries(2..4).await.expect("read")), vec![(2, 1), (3, 1)]);
-        assert_eq!(log.unapplied.as_ref().map(|u| (u.entries.len(), u.bytes)), Some((0, 0)));
-        assert!(reader.unapplied.is_none(), "a clone is a plain reader");
+        assert_eq!((log.kept().entries.len(), log.kept().bytes), (0, 0));
     }
 
     #[tokio::test]

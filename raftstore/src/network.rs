@@ -99,15 +99,20 @@ pub struct PeerClient<C> {
 type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, BasicNode, RaftError<NodeId, E>>;
 
 impl<C: NetworkTypes> PeerClient<C> {
-    async fn call<Req, Resp, E>(&self, kind: Kind, req: &Req, option: &RPCOption) -> Result<Resp, RpcErr<E>>
+    /// Sends a request. Takes it by value and drops it once encoded: an
+    /// AppendEntries holds entries shared with the leader's log store, and
+    /// the applier moves their messages out only if no copy is left (held
+    /// through the round trip, they were copied on every apply).
+    async fn call<Req, Resp, E>(&self, kind: Kind, req: Req, option: &RPCOption) -> Result<Resp, RpcErr<E>>
     where
         Req: Serialize,
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
+        let payload = bincode::serialize(&req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        drop(req);
         let channel = self.pool.channel(&self.addr).map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
         let mut client = RaftPeerClient::new(channel).max_decoding_message_size(256 << 20);
-        let payload = bincode::serialize(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut request = tonic::Request::new(RaftRequest { group_id: self.group, target_node: self.target, payload });
         request.set_timeout(option.hard_ttl());
         let reply = match kind {
@@ -161,7 +166,7 @@ where
         rpc: AppendEntriesRequest<C>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
-        self.call(Kind::Append, &rpc, &option).await
+        self.call(Kind::Append, rpc, &option).await
     }
 
     async fn install_snapshot(
@@ -169,10 +174,10 @@ where
         rpc: InstallSnapshotRequest<C>,
         option: RPCOption,
     ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
-        self.call(Kind::Snapshot, &rpc, &option).await
+        self.call(Kind::Snapshot, rpc, &option).await
     }
 
     async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> Result<VoteResponse<NodeId>, RpcErr> {
-        self.call(Kind::Vote, &rpc, &option).await
+        self.call(Kind::Vote, rpc, &option).await
     }
 }

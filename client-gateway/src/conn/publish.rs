@@ -29,7 +29,7 @@ pub struct Submitted {
 /// Checks a publish and queues its messages on their partitions'
 /// publishers. Called in arrival order (by the connection's sequencer), so
 /// messages reach each partition in the order the client sent them.
-pub async fn submit(ctx: &Ctx, meta: &RequestMeta, req: Publish) -> Result<Submitted, Failure> {
+pub async fn submit(ctx: &Ctx, meta: &RequestMeta, mut req: Publish) -> Result<Submitted, Failure> {
     let session = &ctx.session;
     if req.transaction_id.is_some() {
         return Err(super::no_transactions());
@@ -66,6 +66,9 @@ pub async fn submit(ctx: &Ctx, meta: &RequestMeta, req: Publish) -> Result<Submi
     for (i, m) in messages.iter().enumerate() {
         parts.entry(partition_for(&m.message_id, m.key.as_deref(), count)).or_default().push(i);
     }
+    // The payloads move into the Appends (the answer needs only the ids):
+    // copying them was the gateway's largest memory traffic.
+    let messages = req.messages.as_mut_slice();
     let mut waits = Vec::with_capacity(parts.len());
     for (&p, indexes) in &parts {
         let client = topic.partition(p).expect("partition index is below the partition count").clone();
@@ -77,10 +80,10 @@ pub async fn submit(ctx: &Ctx, meta: &RequestMeta, req: Publish) -> Result<Submi
         let batch = indexes
             .iter()
             .map(|&i| {
-                let m = &messages[i];
+                let m = &mut messages[i];
                 pb::NewMessage {
                     message_id: m.message_id.clone(),
-                    payload: m.payload.clone().into_bytes(),
+                    payload: std::mem::take(&mut m.payload).into_bytes(),
                     key: m.key.clone(),
                     user: session.user().to_string(),
                     device: device.clone(),

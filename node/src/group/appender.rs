@@ -105,7 +105,7 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Job>, cancel: CancellationToken)
             shares.push((job.messages.len(), job.reply));
             messages.extend(job.messages);
         }
-        let command = Command::Append { messages, appended_at_ms: now_ms() };
+        let command = Command::Append { messages: Arc::new(messages), appended_at_ms: now_ms() };
         match raft.client_write_ff(command).await {
             Ok(receiver) => {
                 tokio::spawn(async move {

@@ -8,6 +8,7 @@
 //! [`PartitionMeta`], in one atomic RocksDB write.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -110,6 +111,10 @@ impl<'a, L: Lookup> Applier<'a, L> {
                 let ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
                 let stored = self.lookup.offsets_of(&ids)?;
                 drop(ids);
+                // Alone with the entry (the usual case once replication has
+                // sent it), the payloads move into their records; otherwise
+                // they are copied.
+                let messages = Arc::try_unwrap(messages).unwrap_or_else(|shared| (*shared).clone());
                 for (m, stored) in messages.into_iter().zip(stored) {
                     // An id added or deleted earlier in this batch counts as
                     // the batch left it; otherwise as stored.
@@ -288,7 +293,7 @@ mod tests {
     }
 
     fn append(ids: &[&str]) -> Command {
-        Command::Append { messages: ids.iter().map(|i| msg(i)).collect(), appended_at_ms: 1 }
+        Command::Append { messages: Arc::new(ids.iter().map(|i| msg(i)).collect()), appended_at_ms: 1 }
     }
 
     fn outcomes(r: &CommandResponse) -> Vec<(u64, bool)> {

@@ -4,6 +4,8 @@
 //! computes retention cut-offs) and applied identically by every replica, so
 //! nothing in `apply` may read a clock or a random source.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::deliveries::DeliveryRange;
@@ -37,7 +39,12 @@ pub enum CommitPosition {
 pub enum Command {
     /// Append messages at the next offsets; ids already present are not
     /// appended again.
-    Append { messages: Vec<NewMessage>, appended_at_ms: i64 },
+    ///
+    /// The messages are shared, not owned: the leader's log store keeps the
+    /// entry for applying and hands clones to each follower's replication,
+    /// and a clone must not copy every message. (Encoded as the `Vec` it
+    /// wraps, so stored entries read either way.)
+    Append { messages: Arc<Vec<NewMessage>>, appended_at_ms: i64 },
     /// Record a consumer group's commit.
     CommitOffset { consumer: String, position: CommitPosition },
     /// Delete every message below `before_offset` (retention).

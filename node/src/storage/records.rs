@@ -112,7 +112,7 @@ mod tests {
                 timestamp: String::new(),
             })
             .collect();
-        command(index, Command::Append { messages, appended_at_ms: 1 })
+        command(index, Command::Append { messages: std::sync::Arc::new(messages), appended_at_ms: 1 })
     }
 
     fn command(index: u64, command: Command) -> Entry<crate::raft::TypeConfig> {

@@ -196,7 +196,7 @@ mod tests {
             .collect();
         let consumer = || "alice/g".to_string();
         let commands = [
-            Command::Append { messages, appended_at_ms: 1 },
+            Command::Append { messages: std::sync::Arc::new(messages), appended_at_ms: 1 },
             Command::MarkDelivered { consumer: consumer(), from: 0, end: 4 },
             Command::MarkDelivered { consumer: consumer(), from: 2, end: 4 },
             Command::CommitOffset { consumer: consumer(), position: crate::partition::CommitPosition::UpTo(0) },

@@ -43,6 +43,13 @@ impl Messages {
         }
     }
 
+    pub fn as_mut_slice(&mut self) -> &mut [NewMessage] {
+        match self {
+            Messages::One(m) => std::slice::from_mut(m),
+            Messages::Batch(ms) => ms,
+        }
+    }
+
     pub fn is_batch(&self) -> bool {
         matches!(self, Messages::Batch(_))
     }
