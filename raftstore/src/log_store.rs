@@ -509,7 +509,8 @@ mod tests {
         );
         // Ranges no longer kept come from RocksDB.
         assert_eq!(payloads(&log.try_get_log_entries(2..4).await.expect("read")), vec![(2, 1), (3, 1)]);
-        assert_eq!((log.kept().entries.len(), log.kept().bytes), (0, 0));
+        let kept = log.kept();
+        assert_eq!((kept.entries.len(), kept.bytes), (0, 0));
     }
 
     #[tokio::test]
