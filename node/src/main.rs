@@ -1,6 +1,6 @@
 //! `zya-node`: the storage node process.
 
-/// glibc malloc cost a fifth of a node's CPU under publish load; see Cargo.toml.
+/// glibc malloc was a seventh of the CPU under publish load; see Cargo.toml.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
