@@ -1,6 +1,6 @@
 //! `zya-gateway`: the client gateway process.
 
-/// glibc malloc was a seventh of the CPU under publish load; see Cargo.toml.
+/// The allocator of every binary; why, and what it measured, in Cargo.toml.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
