@@ -78,8 +78,8 @@ async fn answer(ctx: Ctx, mut rx: mpsc::Receiver<BoxFuture<'static, ()>>) {
 }
 
 async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Queued>) {
-    // As many as the connection may have in progress: a publish here holds
-    // one of its in-progress slots.
+    // Bounded like the publish queue; each publish waiting here also holds
+    // one of the connection's in-progress slots, which bound it first.
     let (answers, answers_rx) = mpsc::channel(QUEUE);
     tokio::spawn(answer(ctx.clone(), answers_rx));
     loop {
@@ -94,11 +94,11 @@ async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Queued>) {
         };
         match submitted {
             Ok(sub) => {
-                let (ctx2, permit) = (ctx.clone(), q.permit);
+                let (own, permit) = (ctx.clone(), q.permit);
                 let waiting: BoxFuture<'static, ()> = Box::pin(async move {
                     let _permit = permit;
-                    let answer = publish::finish(&ctx2, sub).await;
-                    let _ = ctx2.outbox.reply(answer.unwrap_or_else(Failure::into_response).reply_to(rid)).await;
+                    let answer = publish::finish(&own, sub).await;
+                    let _ = own.outbox.reply(answer.unwrap_or_else(Failure::into_response).reply_to(rid)).await;
                 });
                 if answers.send(waiting).await.is_err() {
                     return;
