@@ -306,7 +306,7 @@ pub const MAX_REPLICATION_BYTES: usize = 8 << 20;
 impl<C> LogStore<C>
 where
     C: RaftTypeConfig,
-    C::Entry: Serialize + DeserializeOwned + Clone,
+    C::Entry: Serialize + DeserializeOwned,
 {
     /// Entries in `range`, stopping before the one that would bring the
     /// stored bytes read over `max_bytes` (the first is always read).

@@ -111,9 +111,9 @@ impl<'a, L: Lookup> Applier<'a, L> {
                 let ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
                 let stored = self.lookup.offsets_of(&ids)?;
                 drop(ids);
-                // Alone with the entry (the usual case once replication has
-                // sent it), the payloads move into their records; otherwise
-                // they are copied.
+                // Alone with the entry (peers drop their copies once their
+                // request is encoded), the payloads move into their records;
+                // otherwise they are copied.
                 let messages = Arc::try_unwrap(messages).unwrap_or_else(|shared| (*shared).clone());
                 for (m, stored) in messages.into_iter().zip(stored) {
                     // An id added or deleted earlier in this batch counts as
