@@ -37,8 +37,13 @@ use crate::Store;
 /// Format version of stored log entries and Raft metadata.
 const LOG_FORMAT_V1: u8 = 1;
 
+/// Sized before it is written: serializing a 100-message entry into a
+/// growing `Vec` reallocated and copied it several times (2.6 % of a leader
+/// node's samples in a pipelined 1 KiB publish profile).
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![LOG_FORMAT_V1];
+    let size = bincode::serialized_size(value).expect("sizing a serializable value cannot fail");
+    let mut out = Vec::with_capacity(1 + size as usize);
+    out.push(LOG_FORMAT_V1);
     bincode::serialize_into(&mut out, value).expect("serializing to a Vec cannot fail");
     out
 }
