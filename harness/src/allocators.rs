@@ -11,7 +11,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use zya_client::{catalogue_pb as pb, CatalogueClient};
 
-use crate::cluster::{bin_dir, free_port};
+use crate::cluster::bin_dir;
+use crate::startup::{exited_early, free_port};
 
 /// Settings of every allocator of a test cluster.
 #[derive(Debug, Clone)]
@@ -165,7 +166,7 @@ impl Allocators {
                     return Ok::<(), anyhow::Error>(());
                 }
             }
-            bail!("allocator {} exited before it was ready; see {}", p.id, p.log.display())
+            Err(exited_early(&format!("allocator {}", p.id), &p.log))
         })
         .await
         .with_context(|| format!("allocator {} not ready in 30 s", p.id))??;

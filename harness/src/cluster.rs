@@ -2,7 +2,8 @@
 //!
 //! Each node gets a fixed loopback port (its address is part of the Raft
 //! membership, so it survives restarts) and a data directory in a temporary
-//! folder. Logs go to `<folder>/node-<i>.log`, kept when a test fails.
+//! folder. Logs go to `<folder>/node-<i>.log`; a node that exits before it
+//! is ready has the end of its log in the error.
 //!
 //! A cluster started with [`Cluster::start_in_lab`] runs node `i` inside host
 //! `i` of a [`NetLab`] instead, listening on that host's address, so the
@@ -19,6 +20,7 @@ use tokio::process::{Child, Command};
 use zya_client::{pb, Channels, PartitionClient};
 
 use crate::netlab::NetLab;
+use crate::startup::{exited_early, free_port};
 
 /// Port of every node of a lab cluster: each host has its own address and
 /// port space, so one well-known port serves all.
@@ -108,11 +110,6 @@ pub fn bin_dir() -> anyhow::Result<PathBuf> {
         dir.pop();
     }
     Ok(dir)
-}
-
-pub fn free_port() -> anyhow::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").context("bind a free port")?;
-    Ok(l.local_addr()?.port())
 }
 
 impl Cluster {
@@ -218,7 +215,7 @@ impl Cluster {
                     return Ok::<u64, anyhow::Error>(id.parse()?);
                 }
             }
-            bail!("node {i} exited before it was ready; see {}", node.log.display())
+            Err(exited_early(&format!("node {i}"), &node.log))
         })
         .await
         .with_context(|| format!("node {i} not ready within 30 s; see {}", node.log.display()))??;

@@ -16,7 +16,8 @@ use anyhow::{bail, Context};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::cluster::{bin_dir, free_port};
+use crate::cluster::bin_dir;
+use crate::startup::{exited_early, free_port};
 
 /// Development secret the test gateways verify tokens with. At least 32
 /// bytes, as the gateway requires of an HS256 key.
@@ -164,7 +165,7 @@ impl Gateways {
                     return Ok::<String, anyhow::Error>(url.unwrap_or_default().to_owned());
                 }
             }
-            bail!("gateway {i} exited before it was ready; see {}", p.log.display())
+            Err(exited_early(&format!("gateway {i}"), &p.log))
         })
         .await
         .with_context(|| format!("gateway {i} not ready within {READY_WITHIN:?}; see {}", p.log.display()))??;

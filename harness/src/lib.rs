@@ -11,6 +11,7 @@ pub mod allocators;
 pub mod cluster;
 pub mod gateways;
 pub mod netlab;
+pub mod startup;
 
 pub use allocators::{AllocatorOptions, Allocators};
 pub use cluster::{bin_dir, Cluster, NodeOptions};
