@@ -12,7 +12,7 @@ use tokio::process::{Child, Command};
 use zya_client::{catalogue_pb as pb, CatalogueClient};
 
 use crate::cluster::bin_dir;
-use crate::startup::{exited_early, free_port};
+use crate::startup::{exited_early, free_port, not_ready};
 
 /// Settings of every allocator of a test cluster.
 #[derive(Debug, Clone)]
@@ -169,7 +169,7 @@ impl Allocators {
             Err(exited_early(&format!("allocator {}", p.id), &p.log))
         })
         .await
-        .with_context(|| format!("allocator {} not ready in 30 s", p.id))??;
+        .map_err(|_| not_ready(&format!("allocator {}", p.id), Duration::from_secs(30), &p.log))??;
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         p.child = Some(child);
         Ok(())

@@ -20,7 +20,7 @@ use tokio::process::{Child, Command};
 use zya_client::{pb, Channels, PartitionClient};
 
 use crate::netlab::NetLab;
-use crate::startup::{exited_early, free_port};
+use crate::startup::{exited_early, free_port, not_ready};
 
 /// Port of every node of a lab cluster: each host has its own address and
 /// port space, so one well-known port serves all.
@@ -218,7 +218,7 @@ impl Cluster {
             Err(exited_early(&format!("node {i}"), &node.log))
         })
         .await
-        .with_context(|| format!("node {i} not ready within 30 s; see {}", node.log.display()))??;
+        .map_err(|_| not_ready(&format!("node {i}"), Duration::from_secs(30), &node.log))??;
         // Keep draining stdout so the node never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         node.node_id = ready;

@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::cluster::bin_dir;
-use crate::startup::{exited_early, free_port};
+use crate::startup::{exited_early, free_port, not_ready};
 
 /// Development secret the test gateways verify tokens with. At least 32
 /// bytes, as the gateway requires of an HS256 key.
@@ -168,7 +168,7 @@ impl Gateways {
             Err(exited_early(&format!("gateway {i}"), &p.log))
         })
         .await
-        .with_context(|| format!("gateway {i} not ready within {READY_WITHIN:?}; see {}", p.log.display()))??;
+        .map_err(|_| not_ready(&format!("gateway {i}"), READY_WITHIN, &p.log))??;
         if url != p.url {
             bail!("gateway {i} announced {url:?}, expected {:?}", p.url);
         }

@@ -15,6 +15,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use anyhow::bail;
 
@@ -62,14 +63,23 @@ fn random_start(span: u32) -> u32 {
 /// The error for a process that exited before it was ready: its last log
 /// lines, since the log may be deleted with its folder before anyone reads it.
 pub fn exited_early(what: &str, log: &Path) -> anyhow::Error {
-    let tail = match std::fs::read_to_string(log) {
+    anyhow::anyhow!("{what} exited before it was ready; the end of {}:\n{}", log.display(), log_tail(log))
+}
+
+/// The error for a process still not ready after `within`, with the same
+/// log lines.
+pub fn not_ready(what: &str, within: Duration, log: &Path) -> anyhow::Error {
+    anyhow::anyhow!("{what} not ready within {within:?}; the end of {}:\n{}", log.display(), log_tail(log))
+}
+
+fn log_tail(log: &Path) -> String {
+    match std::fs::read_to_string(log) {
         Ok(text) => {
             let lines: Vec<&str> = text.lines().collect();
             lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
         }
         Err(e) => format!("(its log could not be read: {e})"),
-    };
-    anyhow::anyhow!("{what} exited before it was ready; the end of {}:\n{tail}", log.display())
+    }
 }
 
 #[cfg(test)]
@@ -99,5 +109,7 @@ mod tests {
         let e = exited_early("node 0", &log).to_string();
         assert!(e.contains("line 29") && e.contains("line 10"), "{e}");
         assert!(!e.contains("line 9\n"), "{e}");
+        let e = not_ready("node 0", Duration::from_secs(30), &log).to_string();
+        assert!(e.contains("30s") && e.contains("line 29") && !e.contains("line 9\n"), "{e}");
     }
 }
