@@ -4,6 +4,10 @@
 //!
 //! This crate is a pure codec: generated types and service stubs only, no
 //! runtime and no domain types. Each service crate converts at its boundary.
+//! The one hand-written codec, [`read_wire`], is a `ReadReply` encoded as it
+//! is built.
+
+pub mod read_wire;
 
 /// Raft transport between storage nodes (`zya.raft.v1`).
 pub mod raft {
@@ -13,6 +17,8 @@ pub mod raft {
 /// The storage node's partition service (`zya.node.v1`).
 pub mod node {
     tonic::include_proto!("zya.node.v1");
+    // The server half: `Read` streams `read_wire::ReadReplyWire`.
+    include!(concat!(env!("OUT_DIR"), "/node_server/zya.node.v1.rs"));
 }
 
 /// The allocators' catalogue service (`zya.catalogue.v1`).

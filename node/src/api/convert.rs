@@ -1,10 +1,12 @@
 //! Wire ⇄ domain conversions at the service boundary.
 
 use zya_proto::node as pb;
+use zya_proto::read_wire::StoredMessageRef;
 
 use crate::error::NodeError;
 use crate::group::GroupDescriptor;
-use crate::partition::{DeliveryRange, NewMessage, Record};
+use crate::partition::record::RecordRef;
+use crate::partition::{DeliveryRange, NewMessage};
 
 /// Longest message id accepted (bytes). Ids are index keys.
 pub const MAX_MESSAGE_ID_LEN: usize = 256;
@@ -51,8 +53,9 @@ pub fn new_message(m: pb::NewMessage) -> Result<NewMessage, NodeError> {
     })
 }
 
-pub fn stored(offset: u64, r: Record) -> pb::StoredMessage {
-    pb::StoredMessage {
+/// A stored record as the wire's `StoredMessage`, still borrowed.
+pub fn stored<'a>(offset: u64, r: &'a RecordRef<'a>) -> StoredMessageRef<'a> {
+    StoredMessageRef {
         offset,
         message_id: r.message_id,
         payload: r.payload,
@@ -62,7 +65,7 @@ pub fn stored(offset: u64, r: Record) -> pb::StoredMessage {
         timestamp: r.timestamp,
         appended_at_ms: r.appended_at_ms,
         transaction_id: r.transaction_id,
-        hash: r.hash.map(|h| h.to_vec()),
+        hash: r.hash.as_ref().map(|h| &h[..]),
     }
 }
 

@@ -132,7 +132,7 @@ impl Partition for PartitionService {
         Ok(Response::new(pb::AppendReply { results }))
     }
 
-    type ReadStream = ReceiverStream<Result<pb::ReadReply, Status>>;
+    type ReadStream = ReceiverStream<Result<zya_proto::read_wire::ReadReplyWire, Status>>;
 
     async fn read(&self, request: Request<pb::ReadRequest>) -> RpcResult<Self::ReadStream> {
         let req = request.into_inner();

@@ -5,30 +5,38 @@
 //! read never buffers more than [`READ_STREAM_DEPTH`] batches. With `follow`
 //! the task then waits for newly applied entries (a watch on the partition
 //! counters) until the client goes away or the node stops.
+//!
+//! A batch is encoded while its records are read, borrowed from the store
+//! (`zya_proto::read_wire`): nothing is allocated per message, and the
+//! reply's encoding is one copy of a buffer.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use zya_proto::node::{ReadReply, ReadRequest};
+use zya_proto::node::ReadRequest;
+use zya_proto::read_wire::ReadReplyWire;
 
 use super::convert;
 use crate::error::NodeError;
 use crate::group::Group;
+use crate::storage::{PartitionReader, StoreError};
 
 /// Batches buffered per read stream.
 pub const READ_STREAM_DEPTH: usize = 4;
 /// Default and largest number of messages per batch.
 pub const DEFAULT_BATCH: usize = 500;
 pub const MAX_BATCH: usize = 5000;
-/// Payload bytes per batch at most (a batch is one gRPC message).
+/// Encoded bytes per batch (one gRPC message): a batch ends with the message
+/// that reaches this.
 const MAX_BATCH_BYTES: usize = 4 << 20;
 
 pub fn start(
     group: Arc<Group>,
     req: ReadRequest,
     cancel: CancellationToken,
-) -> mpsc::Receiver<Result<ReadReply, tonic::Status>> {
+) -> mpsc::Receiver<Result<ReadReplyWire, tonic::Status>> {
     let (tx, rx) = mpsc::channel(READ_STREAM_DEPTH);
     tokio::spawn(async move {
         if let Err(e) = stream(group, req, &tx, cancel).await {
@@ -41,7 +49,7 @@ pub fn start(
 async fn stream(
     group: Arc<Group>,
     req: ReadRequest,
-    tx: &mpsc::Sender<Result<ReadReply, tonic::Status>>,
+    tx: &mpsc::Sender<Result<ReadReplyWire, tonic::Status>>,
     cancel: CancellationToken,
 ) -> Result<(), NodeError> {
     let batch = match req.max_batch as usize {
@@ -57,20 +65,12 @@ async fn stream(
         let upto = end.min(meta.next_offset);
         if from < upto {
             let reader = group.reader.clone();
-            let records = tokio::task::spawn_blocking(move || reader.records(from, upto, batch))
+            let (mut reply, next) = tokio::task::spawn_blocking(move || page(&reader, from, upto, batch))
                 .await
                 .map_err(|e| NodeError::Raft(format!("read task: {e}")))??;
-            let mut messages = Vec::with_capacity(records.len());
-            let mut bytes = 0;
-            for (offset, record) in records {
-                bytes += record.payload.len();
-                from = offset + 1;
-                messages.push(convert::stored(offset, record));
-                if bytes >= MAX_BATCH_BYTES {
-                    break;
-                }
-            }
-            let reply = ReadReply { messages, first_offset: meta.first_offset, next_offset: meta.next_offset };
+            from = next;
+            reply.first_offset = meta.first_offset;
+            reply.next_offset = meta.next_offset;
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 sent = tx.send(Ok(reply)) => if sent.is_err() { return Ok(()) },
@@ -86,4 +86,28 @@ async fn stream(
             changed = watch.changed() => if changed.is_err() { return Err(NodeError::ShuttingDown) },
         }
     }
+}
+
+/// One batch from `from`: at most `batch` records and about
+/// [`MAX_BATCH_BYTES`], encoded as they are read; and the offset after it.
+fn page(reader: &PartitionReader, from: u64, upto: u64, batch: usize) -> Result<(ReadReplyWire, u64), StoreError> {
+    let mut reply: Option<ReadReplyWire> = None;
+    let mut next = from;
+    reader.scan(from, upto, |offset, record| {
+        let reply = reply.get_or_insert_with(|| {
+            // Sized from the first record, so that the buffer is not grown
+            // (and copied) while it fills.
+            let each = record.payload.len() + record.message_id.len() + record.user.len() + 96;
+            let count = batch.min(usize::try_from(upto - offset).unwrap_or(usize::MAX));
+            ReadReplyWire::with_capacity(each.saturating_mul(count).min(MAX_BATCH_BYTES + each))
+        });
+        reply.push(&convert::stored(offset, &record));
+        next = offset + 1;
+        if reply.len() >= batch || reply.bytes() >= MAX_BATCH_BYTES {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    Ok((reply.unwrap_or_default(), next))
 }

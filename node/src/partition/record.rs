@@ -61,6 +61,43 @@ pub struct Record {
     pub hash: Option<[u8; 32]>,
 }
 
+/// A [`Record`] borrowed from the stored bytes it was decoded from: reads
+/// that only copy records onward (a catch-up read) allocate nothing per
+/// record. The same layout as `Record`, field for field (bincode writes
+/// `&str` as `String` and `&[u8]` as the byte sequence).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RecordRef<'a> {
+    pub kind: RecordKind,
+    pub message_id: &'a str,
+    pub payload: &'a [u8],
+    #[serde(borrow)]
+    pub key: Option<&'a str>,
+    pub user: &'a str,
+    pub device: &'a str,
+    pub timestamp: &'a str,
+    pub appended_at_ms: i64,
+    #[serde(borrow)]
+    pub transaction_id: Option<&'a str>,
+    pub hash: Option<[u8; 32]>,
+}
+
+impl RecordRef<'_> {
+    pub fn to_record(&self) -> Record {
+        Record {
+            kind: self.kind,
+            message_id: self.message_id.to_owned(),
+            payload: self.payload.to_vec(),
+            key: self.key.map(str::to_owned),
+            user: self.user.to_owned(),
+            device: self.device.to_owned(),
+            timestamp: self.timestamp.to_owned(),
+            appended_at_ms: self.appended_at_ms,
+            transaction_id: self.transaction_id.map(str::to_owned),
+            hash: self.hash,
+        }
+    }
+}
+
 /// A stored record could not be decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordDecodeError {
@@ -127,11 +164,16 @@ pub fn chunk_len(bytes: &[u8]) -> Result<u64, RecordDecodeError> {
 
 /// Decodes a stored value: a chunk, or a single record as a chunk of one.
 pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<Record>, RecordDecodeError> {
+    Ok(decode_chunk_ref(bytes)?.iter().map(RecordRef::to_record).collect())
+}
+
+/// [`decode_chunk`], borrowing the records' fields from `bytes`.
+pub fn decode_chunk_ref(bytes: &[u8]) -> Result<Vec<RecordRef<'_>>, RecordDecodeError> {
     let (&version, body) = bytes.split_first().ok_or(RecordDecodeError::Empty)?;
     match version {
-        RECORD_FORMAT_V1 => Ok(vec![Record::decode(bytes)?]),
+        RECORD_FORMAT_V1 => Ok(vec![bincode::deserialize(body).map_err(RecordDecodeError::Corrupt)?]),
         CHUNK_FORMAT_V2 => {
-            let records: Vec<Record> = bincode::deserialize(body).map_err(RecordDecodeError::Corrupt)?;
+            let records: Vec<RecordRef<'_>> = bincode::deserialize(body).map_err(RecordDecodeError::Corrupt)?;
             if records.is_empty() {
                 return Err(RecordDecodeError::Invalid("empty chunk"));
             }
@@ -200,5 +242,25 @@ mod tests {
         assert!(matches!(decode_chunk(&encode_chunk(&[])), Err(RecordDecodeError::Invalid(_))));
         assert!(matches!(chunk_len(&[2, 1]), Err(RecordDecodeError::Invalid(_))));
         assert!(matches!(decode_chunk(&[3]), Err(RecordDecodeError::UnknownVersion(3))));
+    }
+
+    /// The borrowed decoder reads the owned layout: every field, with the
+    /// optional ones present and absent, in chunks and single records.
+    #[test]
+    fn borrowed_records_read_the_same_fields() {
+        let bare = Record {
+            kind: RecordKind::Transactional,
+            key: None,
+            hash: None,
+            transaction_id: Some("tx-1".into()),
+            payload: Vec::new(),
+            ..sample()
+        };
+        let chunk = encode_chunk(&[sample(), bare.clone()]);
+        let borrowed = decode_chunk_ref(&chunk).expect("decodes");
+        assert_eq!(borrowed.iter().map(RecordRef::to_record).collect::<Vec<_>>(), vec![sample(), bare]);
+        let single = sample().encode();
+        assert_eq!(decode_chunk_ref(&single).expect("decodes")[0].to_record(), sample());
+        assert!(matches!(decode_chunk_ref(&chunk[..chunk.len() - 1]), Err(RecordDecodeError::Corrupt(_))));
     }
 }

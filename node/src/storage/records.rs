@@ -7,11 +7,13 @@
 //! offsets below the partition's first offset. Chunk bounds are the same on
 //! every replica because they follow the Raft entries.
 
+use std::ops::ControlFlow;
+
 use rocksdb::{ReadOptions, WriteBatch};
 
 use super::keys::{self, CF_SM};
 use super::{Store, StoreError};
-use crate::partition::record::{chunk_len, decode_chunk, encode_chunk, RecordDecodeError};
+use crate::partition::record::{chunk_len, decode_chunk_ref, encode_chunk, RecordDecodeError, RecordRef};
 use crate::partition::Record;
 
 fn corrupt(offset: u64) -> impl Fn(RecordDecodeError) -> StoreError {
@@ -21,8 +23,31 @@ fn corrupt(offset: u64) -> impl Fn(RecordDecodeError) -> StoreError {
 /// Records of `group` in `[from, end)`, at most `max`.
 pub fn read(store: &Store, group: u64, from: u64, end: u64, max: usize) -> Result<Vec<(u64, Record)>, StoreError> {
     let mut out = Vec::new();
-    if from >= end || max == 0 {
+    if max == 0 {
         return Ok(out);
+    }
+    scan(store, group, from, end, |offset, record| {
+        out.push((offset, record.to_record()));
+        if out.len() >= max {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    Ok(out)
+}
+
+/// Calls `visit` with each record of `group` in `[from, end)`, in offset
+/// order, borrowed from the store, until it breaks.
+pub fn scan(
+    store: &Store,
+    group: u64,
+    from: u64,
+    end: u64,
+    mut visit: impl FnMut(u64, RecordRef<'_>) -> ControlFlow<()>,
+) -> Result<(), StoreError> {
+    if from >= end {
+        return Ok(());
     }
     let mut opts = ReadOptions::default();
     opts.set_iterate_lower_bound(keys::record_key(group, 0).to_vec());
@@ -35,23 +60,18 @@ pub fn read(store: &Store, group: u64, from: u64, end: u64, max: usize) -> Resul
     }
     while let (Some(key), Some(value)) = (it.key(), it.value()) {
         let Some(first) = keys::parse_record_key(group, key) else { break };
-        let records = decode_chunk(value).map_err(corrupt(first))?;
+        let records = decode_chunk_ref(value).map_err(corrupt(first))?;
         for (offset, record) in (first..).zip(records) {
             if offset < from {
                 continue;
             }
-            if offset >= end {
-                return Ok(out);
-            }
-            out.push((offset, record));
-            if out.len() >= max {
-                return Ok(out);
+            if offset >= end || visit(offset, record).is_break() {
+                return Ok(());
             }
         }
         it.next();
     }
-    it.status().map_err(StoreError::rocks("read records"))?;
-    Ok(out)
+    it.status().map_err(StoreError::rocks("read records"))
 }
 
 /// Start of the stored chunk holding `offset`, if one does.

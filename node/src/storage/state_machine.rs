@@ -11,6 +11,7 @@
 //! records by offset, consumer positions, and a watch of the counters that
 //! wakes readers following the log.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -24,6 +25,7 @@ use super::records::{self, PendingChunks};
 use super::snapshot;
 use super::{Store, StoreError};
 use crate::partition::apply::{Applier, Lookup, Mutation, PartitionMeta};
+use crate::partition::record::RecordRef;
 use crate::partition::{CommandResponse, ConsumerState, Record};
 use crate::raft::{LogId, NodeId, SnapshotMeta, StoredMembership, TypeConfig};
 
@@ -85,6 +87,16 @@ impl PartitionReader {
     /// retained one are never returned, even where their chunk remains.
     pub fn records(&self, from: u64, end: u64, max: usize) -> Result<Vec<(u64, Record)>, StoreError> {
         records::read(&self.store, self.group, from.max(self.meta().first_offset), end, max)
+    }
+
+    /// [`Self::records`] as a visit of borrowed records, until `visit` breaks.
+    pub fn scan(
+        &self,
+        from: u64,
+        end: u64,
+        visit: impl FnMut(u64, RecordRef<'_>) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        records::scan(&self.store, self.group, from.max(self.meta().first_offset), end, visit)
     }
 
     /// The offset of a message id still in the partition.
