@@ -21,7 +21,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         set
     };
     tonic_prost_build::configure().compile_fds(only(&["zya/raft.proto", "zya/catalogue.proto"]))?;
-    tonic_prost_build::configure().build_server(false).compile_fds(only(&["zya/node.proto"]))?;
+    // A read message's payload is a slice of the received buffer, not a copy.
+    tonic_prost_build::configure()
+        .build_server(false)
+        .bytes(".zya.node.v1.StoredMessage.payload")
+        .compile_fds(only(&["zya/node.proto"]))?;
     let server_dir = PathBuf::from(std::env::var("OUT_DIR")?).join("node_server");
     std::fs::create_dir_all(&server_dir)?;
     tonic_prost_build::configure()

@@ -206,7 +206,7 @@ mod tests {
         let full = StoredMessage {
             offset: 300,
             message_id: "m-1".into(),
-            payload: vec![7; 1024],
+            payload: vec![7; 1024].into(),
             key: Some("k".into()),
             user: "alice".into(),
             device: "laptop".into(),
@@ -225,7 +225,7 @@ mod tests {
             appended_at_ms: -5,
             ..StoredMessage::default()
         };
-        let big = StoredMessage { offset: u64::MAX - 1, payload: vec![1; 200_000], ..full.clone() };
+        let big = StoredMessage { offset: u64::MAX - 1, payload: vec![1; 200_000].into(), ..full.clone() };
         vec![full, empty, present_but_empty, big]
     }
 

@@ -208,10 +208,7 @@ fn message_frame(
 ) -> Message {
     let appended_at = Timestamp::from_unix_millis(m.appended_at_ms.max(0) as u64);
     let timestamp = Timestamp::parse(m.timestamp).unwrap_or_else(|_| appended_at.clone());
-    let payload = match String::from_utf8(m.payload) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    };
+    let payload = String::from_utf8_lossy(&m.payload).into_owned();
     Message {
         subscription_id: subscription_id.to_string(),
         topic: topic.clone(),
