@@ -4,25 +4,26 @@
 //! hosted: every tick pings the peer nodes; all groups are examined only
 //! when a peer changed state, an election wait is pending, or once per
 //! `FULL_SCAN_PERIOD`; otherwise only groups that applied something since
-//! the last tick are looked at (their followers need the new commit index).
+//! the last tick are looked at (their followers need the new commit index),
+//! which `activity` records as it happens instead of the tick polling every
+//! group.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openraft::ServerState;
 use rand::Rng;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use zya_proto::raft::raft_peer_client::RaftPeerClient;
 use zya_proto::raft::{LeadersRequest, PingRequest};
 
+use super::activity::Activity;
 use super::decide::{ElectionTimers, Health};
 use super::peers::{AfterPing, Peers};
 use super::prevote;
 use super::LocalLeaders;
 use crate::group::{Group, Registry};
-use crate::partition::apply::PartitionMeta;
 use zya_raftstore::ChannelPool;
 
 /// Every group is examined at least this often (lagging followers, lost
@@ -49,8 +50,8 @@ struct Driver {
     pool: Arc<ChannelPool>,
     peers: Peers,
     timers: ElectionTimers,
-    /// One receiver per group, to see which groups applied entries.
-    activity: HashMap<u64, watch::Receiver<PartitionMeta>>,
+    /// Which groups applied entries since the last tick.
+    activity: Activity,
     addrs: HashSet<String>,
     up: HashSet<String>,
     /// Groups this node leads, as of the last time each was examined (a new
@@ -71,7 +72,7 @@ pub async fn run(registry: Arc<Registry>, local: Arc<LocalLeaders>, cfg: Livenes
         pool,
         peers,
         timers: ElectionTimers::default(),
-        activity: HashMap::new(),
+        activity: Activity::default(),
         addrs: HashSet::new(),
         up: HashSet::new(),
         led: HashSet::new(),
@@ -90,9 +91,9 @@ impl Driver {
     async fn tick(&mut self) {
         let now = Instant::now();
         let full = now.duration_since(self.last_full_scan) >= FULL_SCAN_PERIOD || self.timers.pending();
-        let groups = self.registry.all();
-        if full {
-            self.refresh_groups(&groups);
+        let all = full.then(|| self.registry.all());
+        if let Some(all) = &all {
+            self.refresh_groups(all);
         }
         let peers_changed = self.ping_peers().await;
         let returned = self.peers.take_returned();
@@ -102,18 +103,17 @@ impl Driver {
             self.last_full_scan = now;
         }
         let node_id = self.registry.node_id;
-        if scan_all {
+        let changed = self.activity.take();
+        let groups = if scan_all {
+            let groups = all.unwrap_or_else(|| self.registry.all());
             let hosted: HashSet<u64> = groups.iter().map(|g| g.id).collect();
             self.led.retain(|id| hosted.contains(id));
-        }
+            groups
+        } else {
+            changed.iter().filter_map(|id| self.registry.get(*id)).collect()
+        };
         for g in &groups {
-            let active = self.activity.get_mut(&g.id).is_some_and(|rx| rx.has_changed().unwrap_or(false));
-            if let Some(rx) = self.activity.get_mut(&g.id) {
-                rx.mark_unchanged();
-            }
-            if !scan_all && !active {
-                continue;
-            }
+            let active = changed.contains(&g.id);
             let view = examine(g, node_id, &self.peers, &returned, active, now);
             if view.health == Health::Led {
                 self.led.insert(g.id);
@@ -188,12 +188,12 @@ impl Driver {
                     addrs.insert(node.addr.clone());
                 }
             }
-            self.activity.entry(g.id).or_insert_with(|| g.reader.watch());
+            self.activity.watch(g.id, || g.reader.watch());
         }
         // Set lookups, not scans of `groups`: with 10,000 groups a scan per
         // entry cost 10^8 comparisons a second, most of an idle node's CPU.
         let hosted: HashSet<u64> = groups.iter().map(|g| g.id).collect();
-        self.activity.retain(|id, _| hosted.contains(id));
+        self.activity.retain(&hosted);
         self.timers.retain(|g| hosted.contains(&g));
         self.peers.retain(&addrs);
         self.addrs = addrs;

@@ -23,6 +23,7 @@
 //! stops answering pings, so its groups fail over as they would with
 //! per-group heartbeats. Idle groups send nothing at all.
 
+mod activity;
 mod decide;
 mod driver;
 mod local;
