@@ -130,11 +130,12 @@ impl Record {
         out
     }
 
+    /// Decodes a single record (version 1); a chunk is not one.
     pub fn decode(bytes: &[u8]) -> Result<Self, RecordDecodeError> {
-        let (&version, body) = bytes.split_first().ok_or(RecordDecodeError::Empty)?;
-        match version {
-            RECORD_FORMAT_V1 => bincode::deserialize(body).map_err(RecordDecodeError::Corrupt),
-            other => Err(RecordDecodeError::UnknownVersion(other)),
+        match bytes.first() {
+            Some(&RECORD_FORMAT_V1) => Ok(decode_chunk_ref(bytes)?[0].to_record()),
+            Some(&other) => Err(RecordDecodeError::UnknownVersion(other)),
+            None => Err(RecordDecodeError::Empty),
         }
     }
 }
