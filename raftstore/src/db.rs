@@ -111,6 +111,24 @@ impl Store {
         self.db.write(batch).map_err(StoreError::rocks("write"))
     }
 
+    /// Writes a batch to the memtable only, bypassing the WAL: it survives a
+    /// crash only once its column family's memtable is flushed
+    /// ([`Store::flush_family`]). For data that can be rebuilt from the
+    /// Raft log (a state machine), the log must not be purged past what such
+    /// a flush made durable.
+    pub fn write_unlogged(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let mut opts = WriteOptions::default();
+        opts.disable_wal(true);
+        self.db.write_opt(batch, &opts).map_err(StoreError::rocks("unlogged write"))
+    }
+
+    /// Flushes a column family's memtable to a synced table file, waiting for
+    /// it: every write made to it before the call, logged or not, is then
+    /// durable.
+    pub fn flush_family(&self, name: &str) -> Result<(), StoreError> {
+        self.db.flush_cf(self.cf(name)).map_err(StoreError::rocks("flush column family"))
+    }
+
     /// Fsyncs everything written so far.
     pub fn sync_wal(&self) -> Result<(), StoreError> {
         self.db.flush_wal(true).map_err(StoreError::rocks("sync WAL"))

@@ -151,10 +151,18 @@ impl Registry {
         Ok(true)
     }
 
-    /// Stops every group (node shutdown).
+    /// Stops every group (node shutdown), then flushes their state
+    /// machines, written without the WAL, so that a clean restart has
+    /// nothing to re-apply.
     pub async fn shutdown(&self) {
         for g in self.all() {
             g.shutdown().await;
+        }
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.flush_family(CF_SM)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "flushing state machines at shutdown"),
+            Err(e) => tracing::warn!(error = %e, "flushing state machines at shutdown"),
         }
     }
 }

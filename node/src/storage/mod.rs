@@ -19,7 +19,8 @@
 //! Durability: votes are written synced and appends are completed only after
 //! a WAL fsync shared by all groups (group commit, `zya_raftstore::Syncer`).
 //! State machine meta is written in the same batch as the data it describes,
-//! and the WAL is synced before a snapshot lets the Raft log be purged.
+//! without the WAL (the log already holds it), and the `sm` memtable is
+//! flushed before a snapshot lets the Raft log be purged.
 
 pub mod keys;
 pub mod records;

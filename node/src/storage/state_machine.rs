@@ -4,8 +4,17 @@
 //! committed entries and writes all resulting mutations, with the new
 //! last-applied log id, membership and counters, in one atomic batch: after a
 //! crash the state machine is exactly at some applied prefix and openraft
-//! re-applies the rest from the log. The batch is not synced itself; the WAL
-//! is synced before a snapshot allows the log below it to be purged.
+//! re-applies the rest from the log.
+//!
+//! The batch bypasses the WAL. Everything it holds can be rebuilt from the
+//! Raft log, whose entries are already in the WAL, so logging it again only
+//! wrote each payload twice per replica: at 1 KiB, software CRC32C of the
+//! WAL alone was 14 % of the nodes' CPU. The `sm` column family is one
+//! memtable, and a flush persists a prefix of its writes, so after a crash
+//! the state machine is still at some applied prefix (an older one, which
+//! openraft re-applies from the committed log at start). The log below a
+//! snapshot is purged only after the snapshot's build has flushed that
+//! memtable, so the entries a restart must re-apply are never gone.
 //!
 //! [`PartitionReader`] is the read side for the node's services: committed
 //! records by offset, consumer positions, and a watch of the counters that
@@ -241,9 +250,12 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> SResult<Snapshot<TypeConfig>> {
         let (store, group, id) = (self.store.clone(), self.group, self.snapshot_id.clone());
         let built = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-            // Applied state must be durable before the log below it is purged.
-            store.sync_wal()?;
             let meta = snapshot::build(&store, group, id)?;
+            // The applied state the snapshot was read at must be durable
+            // before openraft purges the log below it; it was written
+            // without the WAL, so flush it (after reading: the flush then
+            // covers at least that state).
+            store.flush_family(CF_SM)?;
             Ok((meta, snapshot::current_path(&store, group)))
         })
         .await
@@ -319,7 +331,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             }
         }
         batch.put_cf(cf, keys::sm_meta_key(g), new_state.encode());
-        self.store.write(batch).map_err(|e| StorageIOError::write_state_machine(&e))?;
+        self.store.write_unlogged(batch).map_err(|e| StorageIOError::write_state_machine(&e))?;
         self.state = new_state;
         self.meta_tx.send_replace(partition);
         Ok(responses)
