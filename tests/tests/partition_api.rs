@@ -95,6 +95,28 @@ async fn given_a_following_read_when_messages_arrive_then_they_stream_in_order()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_a_long_range_when_read_in_small_batches_then_batches_are_bounded_and_contiguous() -> anyhow::Result<()> {
+    let cluster = Cluster::start(1, NodeOptions::default()).await?;
+    let client = cluster.create_group(9, &[0], config("pages")).await?;
+    // Appends of 50: stored chunks of 50 records, which batches of 7 end
+    // inside; 140 batches are more than one scan sends before it restarts.
+    append_n(&client, "p", 1000).await?;
+    let req = pb::ReadRequest { from_offset: 7, end_offset: Some(993), max_batch: 7, ..Default::default() };
+    let mut stream = client.read(req, Duration::from_secs(5)).await?;
+    let mut offsets = Vec::new();
+    while let Some(batch) = tokio::time::timeout(Duration::from_secs(10), stream.message()).await?? {
+        assert!(!batch.messages.is_empty() && batch.messages.len() <= 7, "batch of {}", batch.messages.len());
+        assert_eq!((batch.first_offset, batch.next_offset), (0, 1000));
+        for m in batch.messages {
+            assert_eq!(m.message_id, format!("p-{}", m.offset));
+            offsets.push(m.offset);
+        }
+    }
+    assert_eq!(offsets, (7..993).collect::<Vec<_>>());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_committed_offsets_when_leader_killed_then_they_survive_and_never_go_back() -> anyhow::Result<()> {
     let mut cluster = Cluster::start(3, NodeOptions::default()).await?;
     let client = cluster.create_group(5, &[0, 1, 2], config("offsets")).await?;
