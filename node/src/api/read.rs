@@ -3,7 +3,8 @@
 //! A reader task pages through the state machine and sends batches on a
 //! bounded channel; a slow client fills the channel and the task waits, so a
 //! read never buffers more than [`READ_STREAM_DEPTH`] batches. Catching up,
-//! a blocking scan sends many batches from one iterator. With `follow`
+//! one blocking scan fills as many batches as the channel has room for,
+//! from one iterator. With `follow`
 //! the task then waits for newly applied entries (a watch on the partition
 //! counters) until the client goes away or the node stops.
 //!
@@ -34,9 +35,8 @@ pub const MAX_BATCH: usize = 5000;
 /// Encoded bytes per batch (one gRPC message): a batch ends with the message
 /// that reaches this.
 const MAX_BATCH_BYTES: usize = 4 << 20;
-/// Batches one scan sends before the stream looks at the log's bounds
-/// again; the scan's iterator pins the tables it reads until then.
-const PAGES_PER_SCAN: usize = 64;
+/// A free slot of a read stream's channel.
+type Permit = mpsc::OwnedPermit<Result<ReadReplyWire, tonic::Status>>;
 
 pub fn start(
     group: Arc<Group>,
@@ -70,15 +70,24 @@ async fn stream(
         from = from.max(meta.first_offset);
         let upto = end.min(meta.next_offset);
         if from < upto {
-            let (reader, tx, cancel) = (group.reader.clone(), tx.clone(), cancel.clone());
-            let bounds = (meta.first_offset, meta.next_offset);
-            let scanned = tokio::task::spawn_blocking(move || pages(&reader, from, upto, batch, bounds, &tx, &cancel))
+            // Room for the batches this scan sends: one slot waited for,
+            // plus those free now. The scan then never waits on the client,
+            // so a stalled reader holds no blocking thread.
+            let first = tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                permit = tx.clone().reserve_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => return Ok(()),
+                },
+            };
+            let mut room = vec![first];
+            while let Ok(p) = tx.clone().try_reserve_owned() {
+                room.push(p);
+            }
+            let (reader, bounds) = (group.reader.clone(), (meta.first_offset, meta.next_offset));
+            from = tokio::task::spawn_blocking(move || pages(&reader, from, upto, batch, bounds, room))
                 .await
                 .map_err(|e| NodeError::Raft(format!("read task: {e}")))??;
-            match scanned {
-                Some(next) => from = next,
-                None => return Ok(()),
-            }
             continue;
         }
         if from >= end || !req.follow {
@@ -93,11 +102,11 @@ async fn stream(
 }
 
 /// Batches from `from` towards `upto`, read with one iterator and sent as
-/// they fill; at most [`PAGES_PER_SCAN`] of them. Returns the offset after
-/// the last one sent, or `None` once the stream is gone or cancelled.
+/// they fill, one per slot in `room` (at least one). Returns the offset
+/// after the last one sent.
 ///
 /// A batch ends inside a stored chunk (an append's records, often hundreds),
-/// and a new iterator for the next batch decoded that chunk again: with a
+/// and a new iterator for the next batch decoded that chunk again: with one
 /// batch per scan, a catch-up read decoded about 1.5 times what it sent, and
 /// halving the batch bytes halved its throughput.
 fn pages(
@@ -106,17 +115,19 @@ fn pages(
     upto: u64,
     batch: usize,
     (first_offset, next_offset): (u64, u64),
-    tx: &mpsc::Sender<Result<ReadReplyWire, tonic::Status>>,
-    cancel: &CancellationToken,
-) -> Result<Option<u64>, StoreError> {
-    let send = |mut reply: ReadReplyWire| {
+    mut room: Vec<Permit>,
+) -> Result<u64, StoreError> {
+    let mut send = |mut reply: ReadReplyWire| {
         reply.first_offset = first_offset;
         reply.next_offset = next_offset;
-        !cancel.is_cancelled() && tx.blocking_send(Ok(reply)).is_ok()
+        if let Some(slot) = room.pop() {
+            slot.send(Ok(reply));
+        }
+        !room.is_empty()
     };
     let mut reply: Option<ReadReplyWire> = None;
     let mut next = from;
-    let (mut sent, mut gone) = (0, false);
+    let mut sent_any = false;
     reader.scan(from, upto, |offset, record| {
         let filling = reply.get_or_insert_with(|| {
             // Sized from the first record, so that the buffer is not grown
@@ -130,17 +141,15 @@ fn pages(
         if filling.len() < batch && filling.bytes() < MAX_BATCH_BYTES {
             return ControlFlow::Continue(());
         }
-        let full = reply.take().expect("a batch is being filled");
-        gone = !send(full);
-        sent += 1;
-        if gone || sent >= PAGES_PER_SCAN {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
+        sent_any = true;
+        match send(reply.take().expect("a batch is being filled")) {
+            true => ControlFlow::Continue(()),
+            false => ControlFlow::Break(()),
         }
     })?;
-    if !gone && (reply.is_some() || sent == 0) {
-        gone = !send(reply.unwrap_or_default());
+    // A scan stops at a full batch only when no slot is left.
+    if reply.is_some() || !sent_any {
+        send(reply.unwrap_or_default());
     }
-    Ok((!gone).then_some(next))
+    Ok(next)
 }
