@@ -107,8 +107,9 @@ async fn stream(
 ///
 /// A batch ends inside a stored chunk (an append's records, often hundreds),
 /// and a new iterator for the next batch decoded that chunk again: with one
-/// batch per scan, a catch-up read decoded about 1.5 times what it sent, and
-/// halving the batch bytes halved its throughput.
+/// batch per scan (chunks of ~256 records, batches of 500) a catch-up read
+/// decoded about 1.5 times what it sent, and batches of 128 KiB instead of
+/// ~550 KB ran at 0.6 times the speed.
 fn pages(
     reader: &PartitionReader,
     from: u64,

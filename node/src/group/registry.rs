@@ -159,10 +159,9 @@ impl Registry {
             g.shutdown().await;
         }
         let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.flush_family(CF_SM)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "flushing state machines at shutdown"),
-            Err(e) => tracing::warn!(error = %e, "flushing state machines at shutdown"),
+        let flushed = tokio::task::spawn_blocking(move || store.flush_family(CF_SM)).await;
+        if let Err(e) = flushed.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
+            tracing::warn!(error = %e, "flushing state machines at shutdown");
         }
     }
 }
