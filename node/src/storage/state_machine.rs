@@ -166,14 +166,19 @@ impl Lookup for DbLookup<'_> {
         decode_offset(v.as_deref())
     }
 
+    /// One MultiGet of keys sorted here, so that RocksDB does not sort
+    /// them itself (`PrepareMultiGetKeys` was 2 % of a node's CPU in a
+    /// pipelined RF3 publish profile).
     fn offsets_of(&self, message_ids: &[&str]) -> Result<Vec<Option<u64>>, StoreError> {
-        let keys = message_ids.iter().map(|id| keys::index_key(self.group, id));
-        self.store
-            .db
-            .batched_multi_get_cf(self.store.cf(CF_SM), keys, false)
-            .into_iter()
-            .map(|v| decode_offset(v.map_err(StoreError::rocks("read index"))?.as_deref()))
-            .collect()
+        let mut keys: Vec<(Vec<u8>, usize)> =
+            message_ids.iter().enumerate().map(|(i, id)| (keys::index_key(self.group, id), i)).collect();
+        keys.sort_unstable();
+        let values = self.store.db.batched_multi_get_cf(self.store.cf(CF_SM), keys.iter().map(|(k, _)| k), true);
+        let mut offsets = vec![None; message_ids.len()];
+        for ((_, i), v) in keys.iter().zip(values) {
+            offsets[*i] = decode_offset(v.map_err(StoreError::rocks("read index"))?.as_deref())?;
+        }
+        Ok(offsets)
     }
 
     fn consumer(&self, consumer: &str) -> Result<Option<ConsumerState>, StoreError> {
@@ -406,4 +411,45 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 /// snapshot per group at a time.
 fn incoming_path(dir: PathBuf) -> PathBuf {
     dir.join("incoming.snap")
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::storage::RaftStateMachine;
+    use openraft::{CommittedLeaderId, Entry, EntryPayload};
+
+    use crate::partition::{Command, CommandResponse, NewMessage};
+    use crate::storage::{StateMachineStore, Store, NODE_COLUMN_FAMILIES};
+
+    fn append(index: u64, ids: &[&str]) -> Entry<crate::raft::TypeConfig> {
+        let messages = ids
+            .iter()
+            .map(|id| NewMessage {
+                message_id: id.to_string(),
+                payload: b"p".to_vec(),
+                key: None,
+                user: "u".into(),
+                device: "d".into(),
+                timestamp: String::new(),
+            })
+            .collect();
+        Entry {
+            log_id: openraft::LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Command::Append { messages: std::sync::Arc::new(messages), appended_at_ms: 1 }),
+        }
+    }
+
+    /// The id lookup sorts its keys for one MultiGet; each answer must still
+    /// reach the message it belongs to, whatever order the ids came in.
+    #[tokio::test]
+    async fn duplicates_are_found_for_ids_in_any_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path(), &NODE_COLUMN_FAMILIES).expect("open store");
+        let (mut sm, _reader) = StateMachineStore::open(store, 1).expect("open group 1");
+        sm.apply(vec![append(1, &["c", "a", "e"])]).await.expect("apply");
+        let r = sm.apply(vec![append(2, &["z", "e", "b", "a", "y", "c"])]).await.expect("apply");
+        let CommandResponse::Appended(results) = &r[0] else { panic!("unexpected response {r:?}") };
+        let got: Vec<(u64, bool)> = results.iter().map(|o| (o.offset, o.duplicate)).collect();
+        assert_eq!(got, vec![(3, false), (2, true), (4, false), (1, true), (5, false), (0, true)]);
+    }
 }
