@@ -11,6 +11,7 @@ pub mod command;
 pub mod consumer;
 pub mod deliveries;
 pub mod record;
+mod record_decode;
 
 pub use command::{AppendOutcome, Command, CommandResponse, CommitPosition, NewMessage, Rejection};
 pub use consumer::ConsumerState;

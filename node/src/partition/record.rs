@@ -22,6 +22,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::record_decode;
+
 /// Format version of a single stored record.
 pub const RECORD_FORMAT_V1: u8 = 1;
 /// Format version of a chunk of records at consecutive offsets.
@@ -63,20 +65,17 @@ pub struct Record {
 
 /// A [`Record`] borrowed from the stored bytes it was decoded from: reads
 /// that only copy records onward (a catch-up read) allocate nothing per
-/// record. The same layout as `Record`, field for field (bincode writes
-/// `&str` as `String` and `&[u8]` as the byte sequence).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// record. Decoded by `record_decode`, field for field `Record`'s layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordRef<'a> {
     pub kind: RecordKind,
     pub message_id: &'a str,
     pub payload: &'a [u8],
-    #[serde(borrow)]
     pub key: Option<&'a str>,
     pub user: &'a str,
     pub device: &'a str,
     pub timestamp: &'a str,
     pub appended_at_ms: i64,
-    #[serde(borrow)]
     pub transaction_id: Option<&'a str>,
     pub hash: Option<[u8; 32]>,
 }
@@ -109,6 +108,8 @@ pub enum RecordDecodeError {
     Corrupt(#[source] bincode::Error),
     #[error("record breaks an invariant: {0}")]
     Invalid(&'static str),
+    #[error("corrupt record: {0}")]
+    Malformed(&'static str),
 }
 
 impl Record {
@@ -170,15 +171,15 @@ pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<Record>, RecordDecodeError> {
 
 /// [`decode_chunk`], borrowing the records' fields from `bytes`.
 pub fn decode_chunk_ref(bytes: &[u8]) -> Result<Vec<RecordRef<'_>>, RecordDecodeError> {
-    let (&version, body) = bytes.split_first().ok_or(RecordDecodeError::Empty)?;
+    let (&version, mut body) = bytes.split_first().ok_or(RecordDecodeError::Empty)?;
     match version {
-        RECORD_FORMAT_V1 => Ok(vec![bincode::deserialize(body).map_err(RecordDecodeError::Corrupt)?]),
+        RECORD_FORMAT_V1 => Ok(vec![record_decode::record(&mut body)?]),
         CHUNK_FORMAT_V2 => {
-            let records: Vec<RecordRef<'_>> = bincode::deserialize(body).map_err(RecordDecodeError::Corrupt)?;
-            if records.is_empty() {
+            let count = chunk_len(bytes)?;
+            if count == 0 {
                 return Err(RecordDecodeError::Invalid("empty chunk"));
             }
-            Ok(records)
+            record_decode::records(&body[8..], count)
         }
         other => Err(RecordDecodeError::UnknownVersion(other)),
     }
@@ -217,7 +218,7 @@ mod tests {
         bytes[0] = 9;
         assert!(matches!(Record::decode(&bytes), Err(RecordDecodeError::UnknownVersion(9))));
         assert!(matches!(Record::decode(&[]), Err(RecordDecodeError::Empty)));
-        assert!(matches!(Record::decode(&[1, 0xff]), Err(RecordDecodeError::Corrupt(_))));
+        assert!(matches!(Record::decode(&[1, 0xff]), Err(RecordDecodeError::Malformed(_))));
     }
 
     /// Payloads written before they were encoded as bytes read the same.
@@ -262,6 +263,30 @@ mod tests {
         assert_eq!(borrowed.iter().map(RecordRef::to_record).collect::<Vec<_>>(), vec![sample(), bare]);
         let single = sample().encode();
         assert_eq!(decode_chunk_ref(&single).expect("decodes")[0].to_record(), sample());
-        assert!(matches!(decode_chunk_ref(&chunk[..chunk.len() - 1]), Err(RecordDecodeError::Corrupt(_))));
+        assert!(matches!(decode_chunk_ref(&chunk[..chunk.len() - 1]), Err(RecordDecodeError::Malformed(_))));
+    }
+
+    /// Damage reads as an error, never a panic or a huge allocation: a
+    /// chunk cut anywhere, a count larger than the bytes hold, text that is
+    /// not UTF-8, an unknown kind or option tag.
+    #[test]
+    fn damaged_chunks_are_errors() {
+        let chunk = encode_chunk(&[sample(), sample()]);
+        for cut in 0..chunk.len() {
+            assert!(decode_chunk_ref(&chunk[..cut]).is_err(), "cut at {cut}");
+        }
+        let damaged = |at: usize, bytes: &[u8]| {
+            let mut c = chunk.clone();
+            c[at..at + bytes.len()].copy_from_slice(bytes);
+            c
+        };
+        // [version][count: 8][kind: 4][id length: 8]["m-1"][payload length: 8]...
+        let malformed = |c: Vec<u8>| matches!(decode_chunk_ref(&c), Err(RecordDecodeError::Malformed(_)));
+        assert!(malformed(damaged(1, &u64::MAX.to_le_bytes())));
+        assert!(malformed(damaged(9, &[7])));
+        assert!(malformed(damaged(21, &[0xff])));
+        let key_tag = 1 + 8 + 4 + 8 + 3 + 8 + 5;
+        assert_eq!(chunk[key_tag], 1, "the sample has a key");
+        assert!(malformed(damaged(key_tag, &[2])));
     }
 }
