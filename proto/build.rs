@@ -20,15 +20,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         set.file.retain(|f| names.contains(&f.name()));
         set
     };
-    tonic_prost_build::configure().compile_fds(only(&["zya/raft.proto", "zya/catalogue.proto"]))?;
+    // Every service decodes with `codec::ContiguousCodec` (see there for why).
+    let configure = || tonic_prost_build::configure().codec_path("crate::codec::ContiguousCodec");
+    configure().compile_fds(only(&["zya/raft.proto", "zya/catalogue.proto"]))?;
     // A read message's payload is a slice of the received buffer, not a copy.
-    tonic_prost_build::configure()
+    configure()
         .build_server(false)
         .bytes(".zya.node.v1.StoredMessage.payload")
         .compile_fds(only(&["zya/node.proto"]))?;
     let server_dir = PathBuf::from(std::env::var("OUT_DIR")?).join("node_server");
     std::fs::create_dir_all(&server_dir)?;
-    tonic_prost_build::configure()
+    configure()
         .build_client(false)
         .out_dir(&server_dir)
         .extern_path(".zya.node.v1", "crate::node")

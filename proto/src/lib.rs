@@ -4,9 +4,10 @@
 //!
 //! This crate is a pure codec: generated types and service stubs only, no
 //! runtime and no domain types. Each service crate converts at its boundary.
-//! The one hand-written codec, [`read_wire`], is a `ReadReply` encoded as it
-//! is built.
+//! Every service uses [`codec::ContiguousCodec`]; the one hand-written
+//! message encoding, [`read_wire`], is a `ReadReply` encoded as it is built.
 
+pub mod codec;
 pub mod read_wire;
 
 /// Raft transport between storage nodes (`zya.raft.v1`).
