@@ -435,7 +435,10 @@ mod tests {
             .collect();
         Entry {
             log_id: openraft::LogId::new(CommittedLeaderId::new(1, 1), index),
-            payload: EntryPayload::Normal(Command::Append { messages: std::sync::Arc::new(messages), appended_at_ms: 1 }),
+            payload: EntryPayload::Normal(Command::Append {
+                messages: std::sync::Arc::new(messages),
+                appended_at_ms: 1,
+            }),
         }
     }
 
