@@ -12,8 +12,9 @@
 
 use super::record::{RecordDecodeError, RecordKind, RecordRef};
 
-/// Smallest encoded record: kind, five empty strings and byte strings'
-/// lengths, three absent options, the timestamp.
+/// Smallest encoded record: the kind, the lengths of five empty text and
+/// byte fields, three absent options' tags, `appended_at_ms`. Bounds the
+/// capacity reserved for a chunk's claimed count.
 const MIN_RECORD_BYTES: usize = 4 + 5 * 8 + 3 + 8;
 
 /// Records encoded back to back (bincode's `Vec` body, after its count).
