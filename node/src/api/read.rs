@@ -4,9 +4,9 @@
 //! bounded channel; a slow client fills the channel and the task waits, so a
 //! read never buffers more than [`READ_STREAM_DEPTH`] batches. Catching up,
 //! one blocking scan fills as many batches as the channel has room for,
-//! from one iterator. With `follow`
-//! the task then waits for newly applied entries (a watch on the partition
-//! counters) until the client goes away or the node stops.
+//! from one iterator. With `follow` the task then waits for newly applied
+//! entries (a watch on the partition counters) until the client goes away
+//! or the node stops.
 //!
 //! A batch is encoded while its records are read, borrowed from the store
 //! (`zya_proto::read_wire`): nothing is allocated per message, and the
