@@ -1,6 +1,8 @@
 //! The anchor's half of `zya bench compare`: NATS JetStream 2.9 (Debian's
 //! `nats-server`), a 3-node cluster on loopback, driven from Rust with the
-//! same workload as Zya's half ([`super::zya`]).
+//! same workload as Zya's half ([`super::zya`]): every publish carries a
+//! unique message id that the broker deduplicates (`Nats-Msg-Id` here; see
+//! `native::with_id`).
 //!
 //! Each (replicas, size) pair gets a fresh stream (`BENCH`, file storage,
 //! R1 or R3 on the same 3 servers). Only mode `default` is measured:

@@ -56,23 +56,39 @@ pub async fn fresh_stream(replicas: u32) -> anyhow::Result<(jetstream::Context, 
     Ok((js, s, i))
 }
 
-/// `window` publishes awaiting their PubAck at once, until `count` or `max_time`.
+/// A publish of `payload` carrying the message id `id`.
+///
+/// Every Zya message has an id its partition deduplicates (the protocol
+/// requires one), so the same workload gives every JetStream message a
+/// unique `Nats-Msg-Id`, which JetStream deduplicates within the stream's
+/// duplicate window. Measured on one machine, alternated, RF3 pipelined:
+/// the ids took JetStream from 28.2k to 21.5k msg/s at 128 B.
+pub fn with_id(id: String, payload: Bytes) -> jetstream::context::Publish {
+    jetstream::context::Publish::build().payload(payload).message_id(id)
+}
+
+/// `window` publishes awaiting their PubAck at once, until `count` or
+/// `max_time`; message ids are `{prefix}-{i}`.
 pub async fn publish(
     js: &jetstream::Context,
+    prefix: &str,
     size: usize,
     window: usize,
     count: usize,
     max_time: Duration,
 ) -> anyhow::Result<(u64, Duration, Latencies)> {
     let payload = Bytes::from(vec![b'n'; size]);
-    windowed(window, count, max_time, |_| {
-        let payload = payload.clone();
+    windowed(window, count, max_time, |i| {
+        let publish = with_id(format!("{prefix}-{i}"), payload.clone());
         async move {
             let t = Instant::now();
-            let ack = js.publish(SUBJECT, payload).await.context("publish")?;
-            tokio::time::timeout(ACK_WITHIN, std::future::IntoFuture::into_future(ack))
+            let ack = js.send_publish(SUBJECT, publish).await.context("publish")?;
+            let ack = tokio::time::timeout(ACK_WITHIN, std::future::IntoFuture::into_future(ack))
                 .await
                 .context("no PubAck within 10 s")??;
+            if ack.duplicate {
+                anyhow::bail!("PubAck of a duplicate for a unique id (the message was not stored)");
+            }
             Ok(t.elapsed())
         }
     })
@@ -80,12 +96,12 @@ pub async fn publish(
 }
 
 pub async fn publish_one_in_flight(js: &jetstream::Context, case: Case, load: &Load) -> anyhow::Result<Vec<Figure>> {
-    let (n, elapsed, lat) = publish(js, case.size, 1, load.one_in_flight, load.max_time).await?;
+    let (n, elapsed, lat) = publish(js, "one", case.size, 1, load.one_in_flight, load.max_time).await?;
     Ok(case.publish_figures("publish_one_in_flight", n, elapsed, &lat))
 }
 
 pub async fn publish_pipelined(js: &jetstream::Context, case: Case, load: &Load) -> anyhow::Result<Vec<Figure>> {
-    let (n, elapsed, lat) = publish(js, case.size, load.window, load.pipelined, load.max_time).await?;
+    let (n, elapsed, lat) = publish(js, "pipe", case.size, load.window, load.pipelined, load.max_time).await?;
     Ok(case.publish_figures("publish_pipelined", n, elapsed, &lat))
 }
 
@@ -110,12 +126,12 @@ pub async fn end_to_end(
     let payload = Bytes::from(vec![b'e'; case.size]);
     let mut lat = Latencies::new();
     let deadline = Instant::now() + load.max_time;
-    for _ in 0..load.end_to_end {
+    for i in 0..load.end_to_end {
         if Instant::now() > deadline {
             break;
         }
         let t = Instant::now();
-        let ack = js.publish(SUBJECT, payload.clone()).await?;
+        let ack = js.send_publish(SUBJECT, with_id(format!("e2e-{i}"), payload.clone())).await?;
         let (acked, got) =
             tokio::join!(std::future::IntoFuture::into_future(ack), tokio::time::timeout(ACK_WITHIN, messages.next()));
         acked.context("PubAck")?;
@@ -136,7 +152,7 @@ pub async fn catch_up_read(
     case: Case,
     load: &Load,
 ) -> anyhow::Result<Vec<Figure>> {
-    let (written, _, _) = publish(js, case.size, load.window, load.catch_up, load.max_time * 3).await?;
+    let (written, _, _) = publish(js, "cu", case.size, load.window, load.catch_up, load.max_time * 3).await?;
     let c = s
         .create_consumer(consumer::pull::Config {
             durable_name: Some(format!("catchup{}r{}", case.size, case.replicas)),

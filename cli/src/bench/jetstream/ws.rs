@@ -1,8 +1,10 @@
 //! JetStream publishes over the NATS WebSocket listener, the path a browser
 //! takes with nats.ws: a minimal NATS protocol client (CONNECT, SUB to a
-//! reply inbox, `PUB subject inbox size`, MSG parsing) over
-//! tokio-tungstenite, one binary frame per PUB, frames of a window written
-//! before one flush. Every PubAck's JSON is checked for an error.
+//! reply inbox, `HPUB subject inbox header_size size` with a message id,
+//! MSG parsing) over tokio-tungstenite, one binary frame per publish, frames
+//! of a window written before one flush. Every PubAck's JSON is checked for
+//! an error and for a duplicate (ids are unique, so one would mean the
+//! message was not stored).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -116,9 +118,13 @@ impl Raw {
     }
 }
 
-/// `window` publishes awaiting their PubAck at once, until `count` or `max_time`.
+/// `window` publishes awaiting their PubAck at once, until `count` or
+/// `max_time`. Each carries the message id `{prefix}-{i}` in a
+/// `Nats-Msg-Id` header (`HPUB`), as the native path does (see
+/// `native::with_id` for why).
 async fn publish(
     url: &str,
+    prefix: &str,
     size: usize,
     window: usize,
     count: usize,
@@ -134,7 +140,9 @@ async fn publish(
     loop {
         let mut wrote = false;
         while in_flight.len() < window && (sent as usize) < count && Instant::now() < deadline {
-            let mut frame = format!("PUB bench.x {INBOX}.{sent} {size}\r\n").into_bytes();
+            let headers = format!("NATS/1.0\r\nNats-Msg-Id: {prefix}-{sent}\r\n\r\n");
+            let total = headers.len() + size;
+            let mut frame = format!("HPUB bench.x {INBOX}.{sent} {} {total}\r\n{headers}", headers.len()).into_bytes();
             frame.extend_from_slice(&payload);
             frame.extend_from_slice(b"\r\n");
             in_flight.insert(sent, Instant::now());
@@ -153,6 +161,9 @@ async fn publish(
                 if ack.windows(7).any(|w| w == b"\"error\"") {
                     bail!("PubAck error: {}", String::from_utf8_lossy(&ack));
                 }
+                if ack.windows(16).any(|w| w == b"\"duplicate\":true") {
+                    bail!("PubAck of a duplicate for a unique id: {}", String::from_utf8_lossy(&ack));
+                }
                 if let Some(t) = in_flight.remove(&id) {
                     lat.record(t.elapsed());
                 }
@@ -169,11 +180,11 @@ async fn publish(
 }
 
 pub async fn publish_one_in_flight(url: &str, case: Case, load: &Load) -> anyhow::Result<Vec<Figure>> {
-    let (n, elapsed, lat) = publish(url, case.size, 1, load.one_in_flight, load.max_time).await?;
+    let (n, elapsed, lat) = publish(url, "ws-one", case.size, 1, load.one_in_flight, load.max_time).await?;
     Ok(case.publish_figures("publish_one_in_flight", n, elapsed, &lat))
 }
 
 pub async fn publish_pipelined(url: &str, case: Case, load: &Load) -> anyhow::Result<Vec<Figure>> {
-    let (n, elapsed, lat) = publish(url, case.size, load.window, load.pipelined, load.max_time).await?;
+    let (n, elapsed, lat) = publish(url, "ws-pipe", case.size, load.window, load.pipelined, load.max_time).await?;
     Ok(case.publish_figures("publish_pipelined", n, elapsed, &lat))
 }
