@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use indicatif::ProgressBar;
 
 use super::super::figures::{Case, Figure, Load, Mode, Path};
 use super::super::stats::Latencies;
@@ -22,7 +23,15 @@ const CALL: Duration = Duration::from_secs(10);
 
 /// Kills the leader of an RF3 partition `kills` times under a steady
 /// writer; figures `leader_kill_unavailability_p50|p99|max` in ms.
-pub async fn leader_kill(cluster: &mut BenchCluster, kills: usize) -> anyhow::Result<Vec<Figure>> {
+///
+/// Each kill's gap is also printed to stderr with the kill's wall-clock
+/// time, so that a slow one can be matched with the nodes' logs (the
+/// percentiles alone cannot say which kill was slow or why).
+pub async fn leader_kill(
+    cluster: &mut BenchCluster,
+    kills: usize,
+    progress: &ProgressBar,
+) -> anyhow::Result<Vec<Figure>> {
     let topic = cluster.create_topic("bench-failover", 1, 3).await?;
     let client = Arc::new(topic.client);
     let acks: Arc<Mutex<Vec<Instant>>> = Arc::default();
@@ -41,9 +50,10 @@ pub async fn leader_kill(cluster: &mut BenchCluster, kills: usize) -> anyhow::Re
     };
     let mut gaps = Latencies::new();
     let mut max = Duration::ZERO;
-    for _ in 0..kills {
+    for k in 1..=kills {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let leader = cluster.nodes.wait_leader(&client, CALL).await?;
+        let wall = humantime::format_rfc3339_millis(std::time::SystemTime::now());
         let killed_at = Instant::now();
         cluster.nodes.kill(leader).await?;
         let until = killed_at + Duration::from_secs(30);
@@ -57,6 +67,12 @@ pub async fn leader_kill(cluster: &mut BenchCluster, kills: usize) -> anyhow::Re
         };
         gaps.record(gap);
         max = max.max(gap);
+        let ms = gap.as_secs_f64() * 1000.0;
+        progress.suspend(|| {
+            eprintln!(
+                "zya bench: leader kill {k}/{kills}: node {leader} killed at {wall}, writes resumed after {ms:.0} ms"
+            )
+        });
         cluster.nodes.restart(leader).await?;
         cluster.nodes.wait_converged(&client, Duration::from_secs(30)).await.context("converge after a kill")?;
     }

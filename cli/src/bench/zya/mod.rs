@@ -100,7 +100,7 @@ pub async fn measure(load: &Load, extras: &Extras, progress: &ProgressBar) -> an
     }
     if extras.leader_kills > 0 {
         progress.set_message(format!("zya: write unavailability, {} leader kills", extras.leader_kills));
-        keep(&mut out, "leader kills", failover::leader_kill(&mut cluster, extras.leader_kills).await);
+        keep(&mut out, "leader kills", failover::leader_kill(&mut cluster, extras.leader_kills, progress).await);
         progress.inc(1);
     }
     if extras.restart_bytes > 0 {
