@@ -67,6 +67,13 @@ pub fn with_id(id: String, payload: Bytes) -> jetstream::context::Publish {
     jetstream::context::Publish::build().payload(payload).message_id(id)
 }
 
+/// Fails on a PubAck that reports a duplicate: every id is unique, so one
+/// would mean the message was not stored and the run measured less work.
+fn stored(ack: jetstream::publish::PublishAck) -> anyhow::Result<()> {
+    anyhow::ensure!(!ack.duplicate, "PubAck of a duplicate for a unique id (the message was not stored)");
+    Ok(())
+}
+
 /// `window` publishes awaiting their PubAck at once, until `count` or
 /// `max_time`; message ids are `{prefix}-{i}`.
 pub async fn publish(
@@ -86,9 +93,7 @@ pub async fn publish(
             let ack = tokio::time::timeout(ACK_WITHIN, std::future::IntoFuture::into_future(ack))
                 .await
                 .context("no PubAck within 10 s")??;
-            if ack.duplicate {
-                anyhow::bail!("PubAck of a duplicate for a unique id (the message was not stored)");
-            }
+            stored(ack)?;
             Ok(t.elapsed())
         }
     })
@@ -134,7 +139,7 @@ pub async fn end_to_end(
         let ack = js.send_publish(SUBJECT, with_id(format!("e2e-{i}"), payload.clone())).await?;
         let (acked, got) =
             tokio::join!(std::future::IntoFuture::into_future(ack), tokio::time::timeout(ACK_WITHIN, messages.next()));
-        acked.context("PubAck")?;
+        stored(acked.context("PubAck")?)?;
         let m = got.context("no delivery within 10 s")?.context("the consumer stream ended")?;
         let m = m.map_err(|e| anyhow::anyhow!("delivery: {e}"))?;
         lat.record(t.elapsed());
