@@ -23,7 +23,7 @@ const MAX_BACKOFF: Duration = Duration::from_millis(200);
 /// or cut-off node accepts connections but never answers, and the caller's
 /// deadline may be much longer than a failover. A write retried elsewhere
 /// is safe: message ids make it idempotent.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest wait for one answer to a membership change: adding a replica
 /// waits until the new one has caught up (from a snapshot, possibly many
 /// megabytes), and an attempt given up mid-way leaves the change running
@@ -158,7 +158,17 @@ impl PartitionClient {
     }
 
     fn forget_leader(&self) {
-        *self.leader.lock().expect("lock is never poisoned") = None;
+        self.set_leader(None);
+    }
+
+    /// Records what a caller learned of the leader (a hint, or that the
+    /// one it used is gone).
+    pub fn set_leader(&self, leader: Option<String>) {
+        *self.leader.lock().expect("lock is never poisoned") = leader;
+    }
+
+    pub(crate) fn channels(&self) -> &Channels {
+        &self.channels
     }
 
     /// Appends messages; Ok only once they are committed by a majority.

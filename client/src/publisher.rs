@@ -1,14 +1,15 @@
 //! Pipelined, ordered publishing to one partition: the batching a producer
 //! library does (Kafka's producer, the NATS client's write coalescing).
 //!
-//! Callers queue messages; one task sends one `Append` at a time carrying
-//! every message queued while the previous one was in flight, so many
+//! Callers queue messages; one task sends them in batches, each carrying
+//! every message queued since the previous one, a few batches in flight on
+//! one ordered stream to the leader ([`Pipeline`]), so many
 //! publishes in flight cost a few large Raft entries (and fsyncs) instead of
 //! one RPC each, and offsets follow the order of [`BatchPublisher::publish`]
 //! calls. Each caller still gets its own message's result.
 //!
 //! ```text
-//! publish() ──> [queue ≤ depth] ──> task: drain ≤ max_batch ──Append──> leader
+//! publish() ──> [queue ≤ depth] ──> task: drain ≤ max_batch ──Pipeline──> leader
 //!     ^                                                          │
 //!     └──────────────────── per-message result ──────────────────┘
 //! ```
@@ -17,8 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
-use crate::{pb, ClientError, PartitionClient};
+use crate::{pb, ClientError, Outcome, PartitionClient, Pipeline};
 
 /// Most payload bytes in one `Append` (nodes accept a few MiB per request).
 const MAX_BATCH_BYTES: usize = 2 << 20;
@@ -73,14 +75,37 @@ pub async fn gather<T>(rx: &mpsc::Receiver<T>) {
     }
 }
 
+/// Batches in flight at once: while one is being committed the next one
+/// is already on its way to the leader (see [`Pipeline`]).
+const WINDOW: usize = 4;
+
 async fn run(
     client: Arc<PartitionClient>,
     mut rx: mpsc::Receiver<(pb::NewMessage, Reply)>,
     max_batch: usize,
     deadline: Duration,
 ) {
+    let mut pipe = Pipeline::new(client, WINDOW);
+    let mut open = true;
     let mut batch = Vec::with_capacity(max_batch);
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = tokio::select! {
+            biased;
+            reply = pipe.reply(), if !pipe.is_idle() => {
+                for (replies, outcome) in pipe.finish(reply).await {
+                    deliver(replies, outcome);
+                }
+                continue;
+            }
+            next = rx.recv(), if open && pipe.has_room() => match next {
+                Some(first) => first,
+                None => {
+                    open = false;
+                    continue;
+                }
+            },
+            else => return,
+        };
         gather(&rx).await;
         let mut bytes = first.0.payload.len();
         batch.push(first);
@@ -94,22 +119,28 @@ async fn run(
             }
         }
         let (messages, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-        match client.append(messages, deadline).await {
-            Ok(results) if results.len() == replies.len() => {
-                for (reply, result) in replies.into_iter().zip(results) {
-                    let _ = reply.send(Ok(result));
-                }
+        if let Some((replies, outcome)) = pipe.send(messages, Instant::now() + deadline, replies).await {
+            deliver(replies, outcome);
+        }
+    }
+}
+
+fn deliver(replies: Vec<Reply>, outcome: Outcome) {
+    match outcome {
+        Ok(results) if results.len() == replies.len() => {
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(Ok(result));
             }
-            Ok(results) => {
-                let e = format!("the leader answered {} results for {} messages", results.len(), replies.len());
-                for reply in replies {
-                    let _ = reply.send(Err(ClientError::Unavailable { last: e.clone() }));
-                }
+        }
+        Ok(results) => {
+            let e = format!("the leader answered {} results for {} messages", results.len(), replies.len());
+            for reply in replies {
+                let _ = reply.send(Err(ClientError::Unavailable { last: e.clone() }));
             }
-            Err(e) => {
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
+        }
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
             }
         }
     }

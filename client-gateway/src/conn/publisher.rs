@@ -1,13 +1,15 @@
 //! One connection's writes to one partition, in order and batched.
 //!
 //! Publishes from a connection to a partition go through one task that
-//! sends one `Append` at a time, carrying every message queued since the
-//! previous one. So a client that pipelines publishes gets them appended in
-//! the order it sent them (offsets follow request order), and a burst
-//! becomes a few large Raft entries instead of many small ones.
+//! sends them in batches, each carrying every message queued since the
+//! previous one, a few batches in flight on one ordered stream to the
+//! leader (`zya_client::Pipeline`). So a client that pipelines publishes
+//! gets them appended in the order it sent them (offsets follow request
+//! order), a burst becomes a few large Raft entries instead of many small
+//! ones, and the leader is not idle while answers travel back.
 //!
 //! ```text
-//! publish handlers ──Job──> [queue ≤ QUEUE] ──> task: drain ≤ MAX_BATCH ──Append──> leader
+//! publish handlers ──Job──> [queue ≤ QUEUE] ──> task: drain ≤ MAX_BATCH ──Pipeline──> leader
 //!        ^                                                                  │
 //!        └────────────── per-job results (offsets, duplicates) ─────────────┘
 //! ```
@@ -18,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use zya_client::{pb, PartitionClient};
+use zya_client::{pb, PartitionClient, Pipeline};
 
 use crate::backend::Failure;
 use crate::protocol::ErrorCode;
@@ -75,11 +77,36 @@ impl Handle {
     }
 }
 
+/// Batches of one connection and partition in flight at once: while one is
+/// being committed, the next is already on its way to the leader.
+const WINDOW: usize = 4;
+
+/// Who waits for a batch: each job's reply and its share of the messages.
+type Waiting = Vec<(oneshot::Sender<JobResult>, usize)>;
+
 async fn run(client: Arc<PartitionClient>, mut rx: mpsc::Receiver<Job>, cancel: CancellationToken) {
+    let mut pipe: Pipeline<Waiting> = Pipeline::new(client, WINDOW);
     loop {
         let first = tokio::select! {
-            _ = cancel.cancelled() => return,
-            job = rx.recv() => match job { Some(j) => j, None => return },
+            biased;
+            _ = cancel.cancelled() => {
+                let f = Failure::new(ErrorCode::Timeout, "connection closed; outcome unknown");
+                for waiting in pipe.abandon() {
+                    deliver(waiting, Err(f.clone()));
+                }
+                return;
+            }
+            reply = pipe.reply(), if !pipe.is_idle() => {
+                for (waiting, outcome) in pipe.finish(reply).await {
+                    deliver(waiting, outcome.map_err(Failure::from));
+                }
+                continue;
+            }
+            job = rx.recv(), if pipe.has_room() => match job {
+                Some(j) => j,
+                // Every handle is gone, so no one waits for an answer.
+                None => return,
+            },
         };
         zya_client::gather(&rx).await;
         let mut count = first.messages.len();
@@ -95,39 +122,45 @@ async fn run(client: Arc<PartitionClient>, mut rx: mpsc::Receiver<Job>, cancel: 
                 Err(_) => break,
             }
         }
-        let lens: Vec<usize> = jobs.iter().map(|j| j.messages.len()).collect();
         let deadline = jobs.iter().map(|j| j.deadline).min().unwrap_or_else(Instant::now);
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let outcome = if remaining < Duration::from_millis(1) {
-            Err(Failure::new(ErrorCode::Timeout, "timeoutMs passed before the write was sent"))
-        } else {
-            let messages: Vec<pb::NewMessage> = jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.messages)).collect();
-            tokio::select! {
-                _ = cancel.cancelled() => Err(Failure::new(ErrorCode::Timeout, "connection closed; outcome unknown")),
-                r = client.append(messages, remaining) => r.map_err(Failure::from),
+        let mut messages = Vec::with_capacity(count);
+        let mut waiting = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            waiting.push((job.reply, job.messages.len()));
+            messages.extend(job.messages);
+        }
+        if deadline.saturating_duration_since(Instant::now()) < Duration::from_millis(1) {
+            deliver(waiting, Err(Failure::new(ErrorCode::Timeout, "timeoutMs passed before the write was sent")));
+            continue;
+        }
+        if let Some((waiting, outcome)) = pipe.send(messages, deadline, waiting).await {
+            deliver(waiting, outcome.map_err(Failure::from));
+        }
+    }
+}
+
+/// Hands each job its share of a batch's results, in order.
+fn deliver(waiting: Waiting, outcome: JobResult) {
+    let count: usize = waiting.iter().map(|(_, n)| n).sum();
+    match outcome {
+        Ok(results) if results.len() == count => {
+            let mut results = results.into_iter();
+            for (reply, n) in waiting {
+                let _ = reply.send(Ok(results.by_ref().take(n).collect()));
             }
-        };
-        match outcome {
-            Ok(results) if results.len() == count => {
-                let mut results = results.into_iter();
-                for (job, len) in jobs.into_iter().zip(lens) {
-                    let mine: Vec<pb::AppendResult> = results.by_ref().take(len).collect();
-                    let _ = job.reply.send(Ok(mine));
-                }
+        }
+        Ok(results) => {
+            let f = Failure::new(
+                ErrorCode::Internal,
+                format!("node answered {} results for {count} messages", results.len()),
+            );
+            for (reply, _) in waiting {
+                let _ = reply.send(Err(f.clone()));
             }
-            Ok(results) => {
-                let f = Failure::new(
-                    ErrorCode::Internal,
-                    format!("node answered {} results for {count} messages", results.len()),
-                );
-                for job in jobs {
-                    let _ = job.reply.send(Err(f.clone()));
-                }
-            }
-            Err(f) => {
-                for job in jobs {
-                    let _ = job.reply.send(Err(f.clone()));
-                }
+        }
+        Err(f) => {
+            for (reply, _) in waiting {
+                let _ = reply.send(Err(f.clone()));
             }
         }
     }

@@ -2,6 +2,7 @@
 //! tools call. Conversions between wire types and domain types live here and
 //! reject missing or malformed fields instead of guessing.
 
+mod append;
 mod convert;
 mod fault;
 mod partition_service;
@@ -9,3 +10,13 @@ mod read;
 
 pub use fault::Faults;
 pub use partition_service::PartitionService;
+
+use crate::error::NodeError;
+
+/// Names the group in a `NotLeader` error raised below the service.
+fn with_group(e: NodeError, group: u64) -> NodeError {
+    match e {
+        NodeError::NotLeader { leader_id, leader_addr, .. } => NodeError::NotLeader { group, leader_id, leader_addr },
+        other => other,
+    }
+}

@@ -11,7 +11,8 @@ use tonic::{Request, Response, Status};
 use zya_proto::node as pb;
 use zya_proto::node::partition_server::Partition;
 
-use super::{convert, read, Faults};
+use super::append::Appends;
+use super::{convert, read, with_group, Faults};
 use crate::error::NodeError;
 use crate::group::{Group, Registry};
 use crate::partition::{Command, CommandResponse, CommitPosition, Rejection, MAX_MARK_WIDTH};
@@ -39,6 +40,10 @@ impl PartitionService {
             return Err(g.not_leader());
         }
         Ok(g)
+    }
+
+    fn appends(&self) -> Appends {
+        Appends { registry: self.registry.clone(), faults: self.faults.clone(), write_timeout: self.write_timeout }
     }
 
     fn timeout(&self, ms: u32) -> Duration {
@@ -80,13 +85,6 @@ fn check_consumer(consumer: &str) -> Result<(), NodeError> {
     Ok(())
 }
 
-fn with_group(e: NodeError, group: u64) -> NodeError {
-    match e {
-        NodeError::NotLeader { leader_id, leader_addr, .. } => NodeError::NotLeader { group, leader_id, leader_addr },
-        other => other,
-    }
-}
-
 #[tonic::async_trait]
 impl Partition for PartitionService {
     async fn create_replica(&self, request: Request<pb::CreateReplicaRequest>) -> RpcResult<pb::CreateReplicaReply> {
@@ -108,28 +106,17 @@ impl Partition for PartitionService {
     }
 
     async fn append(&self, request: Request<pb::AppendRequest>) -> RpcResult<pb::AppendReply> {
-        let req = request.into_inner();
-        if req.messages.is_empty() {
-            return Err(NodeError::bad_request("no messages").into());
-        }
-        let messages = req.messages.into_iter().map(convert::new_message).collect::<Result<Vec<_>, _>>()?;
-        let group = self.leader_group(req.group_id)?;
-        if self.faults.ack_before_replication {
-            let n = messages.len() as u64;
-            let base = self.faults.predict(group.id, group.reader.meta().next_offset, n);
-            let appender = group.appender.clone();
-            tokio::spawn(async move { appender.append(messages).await });
-            let results = (base..base + n).map(|offset| pb::AppendResult { offset, duplicate: false }).collect();
-            return Ok(Response::new(pb::AppendReply { results }));
-        }
-        let timeout = self.timeout(req.timeout_ms);
-        let outcomes = match tokio::time::timeout(timeout, group.appender.append(messages)).await {
-            Ok(r) => r.map_err(|e| with_group(e, group.id))?,
-            Err(_) => return Err(NodeError::Timeout { timeout_ms: timeout.as_millis() as u64 }.into()),
-        };
-        let results =
-            outcomes.into_iter().map(|o| pb::AppendResult { offset: o.offset, duplicate: o.duplicate }).collect();
-        Ok(Response::new(pb::AppendReply { results }))
+        Ok(Response::new(self.appends().one(request.into_inner()).await?))
+    }
+
+    type AppendStreamStream = ReceiverStream<Result<pb::AppendReply, Status>>;
+
+    async fn append_stream(
+        &self,
+        request: Request<tonic::Streaming<pb::AppendRequest>>,
+    ) -> RpcResult<Self::AppendStreamStream> {
+        let rx = self.appends().stream(request.into_inner(), self.cancel.child_token());
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 
     type ReadStream = ReceiverStream<Result<zya_proto::read_wire::ReadReplyWire, Status>>;

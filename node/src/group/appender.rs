@@ -57,10 +57,27 @@ impl Appender {
     /// Not cancel-safe in effect: dropping the future does not withdraw the
     /// messages, which may still be appended (the outcome is unknown).
     pub async fn append(&self, messages: Vec<NewMessage>) -> Result<Vec<AppendOutcome>, NodeError> {
+        self.submit(messages).await?.wait().await
+    }
+
+    /// Queues messages and returns, without waiting for the commit, the
+    /// future of their outcomes. Calls made one after another from one task
+    /// are appended in that order (the queue is FIFO and one task drains
+    /// it), which is what an ordered append stream relies on.
+    pub async fn submit(&self, messages: Vec<NewMessage>) -> Result<Pending, NodeError> {
         let bytes = messages.iter().map(|m| m.payload.len() + m.message_id.len()).sum();
         let (reply, rx) = oneshot::channel();
         self.tx.send(Job { messages, bytes, reply }).await.map_err(|_| NodeError::ShuttingDown)?;
-        rx.await.map_err(|_| NodeError::ShuttingDown)?
+        Ok(Pending(rx))
+    }
+}
+
+/// The outcomes of submitted messages, once committed and applied.
+pub struct Pending(oneshot::Receiver<Result<Vec<AppendOutcome>, NodeError>>);
+
+impl Pending {
+    pub async fn wait(self) -> Result<Vec<AppendOutcome>, NodeError> {
+        self.0.await.map_err(|_| NodeError::ShuttingDown)?
     }
 }
 

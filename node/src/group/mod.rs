@@ -15,7 +15,7 @@ mod retention;
 
 use std::sync::Arc;
 
-pub use appender::{raft_write_error, write_error as appender_error, Appender, APPEND_QUEUE_CAPACITY};
+pub use appender::{raft_write_error, write_error as appender_error, Appender, Pending, APPEND_QUEUE_CAPACITY};
 pub use descriptor::GroupDescriptor;
 pub use registry::Registry;
 pub use retention::run_retention;
