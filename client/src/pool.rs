@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tonic::transport::{Channel, Endpoint};
+use zya_proto::http2;
 use zya_proto::node::partition_client::PartitionClient as Stub;
 
 use crate::ClientError;
@@ -27,6 +28,9 @@ impl Channels {
                     .map_err(|e| ClientError::BadAddress { addr: addr.to_string(), reason: e.to_string() })?
                     .connect_timeout(Duration::from_millis(500))
                     .tcp_nodelay(true)
+                    .max_frame_size(http2::MAX_FRAME)
+                    .initial_stream_window_size(http2::STREAM_WINDOW)
+                    .initial_connection_window_size(http2::CONNECTION_WINDOW)
                     .http2_keep_alive_interval(Duration::from_secs(5))
                     .keep_alive_timeout(Duration::from_secs(5))
                     .connect_lazy();

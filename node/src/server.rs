@@ -81,6 +81,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
     println!("zya-node ready node_id={node_id} addr={}", config.advertise);
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
+        .max_frame_size(zya_proto::http2::MAX_FRAME)
+        .initial_stream_window_size(zya_proto::http2::STREAM_WINDOW)
+        .initial_connection_window_size(zya_proto::http2::CONNECTION_WINDOW)
         .add_service(
             RaftPeerServer::new(peer)
                 .max_decoding_message_size(MAX_GRPC_MESSAGE)

@@ -8,6 +8,7 @@
 //! message encoding, [`read_wire`], is a `ReadReply` encoded as it is built.
 
 pub mod codec;
+pub mod http2;
 pub mod read_wire;
 
 /// Raft transport between storage nodes (`zya.raft.v1`).

@@ -54,6 +54,9 @@ impl ChannelPool {
         let channel = Endpoint::from_shared(format!("http://{addr}"))?
             .connect_timeout(Duration::from_millis(500))
             .tcp_nodelay(true)
+            .max_frame_size(zya_proto::http2::MAX_FRAME)
+            .initial_stream_window_size(zya_proto::http2::STREAM_WINDOW)
+            .initial_connection_window_size(zya_proto::http2::CONNECTION_WINDOW)
             .http2_keep_alive_interval(Duration::from_secs(5))
             .keep_alive_timeout(Duration::from_secs(5))
             .connect_lazy();
