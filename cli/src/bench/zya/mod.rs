@@ -95,7 +95,7 @@ pub async fn measure(load: &Load, extras: &Extras, progress: &ProgressBar) -> an
     // measured are worth printing.
     if extras.memory_connections > 0 {
         progress.set_message(format!("zya: gateway memory, {} connections", extras.memory_connections));
-        keep(&mut out, "gateway memory", memory::gateway(&cluster, extras.memory_connections).await);
+        keep(&mut out, "gateway memory", memory::gateway(&mut cluster, extras.memory_connections).await);
         progress.inc(1);
     }
     if extras.leader_kills > 0 {
