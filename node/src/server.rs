@@ -11,7 +11,7 @@ use tokio_util::task::TaskTracker;
 use zya_proto::node::partition_server::PartitionServer;
 use zya_proto::raft::raft_peer_server::RaftPeerServer;
 
-use crate::api::{Faults, PartitionService};
+use crate::api::{Appends, Faults, PartitionService};
 use crate::config::Config;
 use crate::group::{run_retention, Registry};
 use crate::liveness::{self, LocalLeaders};
@@ -70,7 +70,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
         registry: registry.clone(),
         addr: config.advertise.clone(),
         write_timeout: config.write_timeout,
-        faults: Arc::new(faults),
+        appends: Appends { registry: registry.clone(), faults: Arc::new(faults), write_timeout: config.write_timeout },
         cancel: shutdown.child_token(),
     };
     let peer = PeerService { node_id, registry: registry.clone(), leaders };

@@ -79,10 +79,7 @@ impl Appends {
             return Err(NodeError::bad_request("no messages"));
         }
         let messages = req.messages.into_iter().map(convert::new_message).collect::<Result<Vec<_>, _>>()?;
-        let group = self.registry.get(req.group_id).ok_or(NodeError::GroupNotFound { group: req.group_id })?;
-        if !group.is_leader() {
-            return Err(group.not_leader());
-        }
+        let group = super::leader_group(&self.registry, req.group_id)?;
         if self.faults.ack_before_replication {
             let n = messages.len() as u64;
             let base = self.faults.predict(group.id, group.reader.meta().next_offset, n);
@@ -91,10 +88,7 @@ impl Appends {
             let results = (base..base + n).map(|offset| pb::AppendResult { offset, duplicate: false }).collect();
             return Ok(Queued::Answered(results));
         }
-        let timeout = match req.timeout_ms {
-            0 => self.write_timeout,
-            ms => Duration::from_millis(ms as u64),
-        };
+        let timeout = super::timeout_or(self.write_timeout, req.timeout_ms);
         let pending = group.appender.submit(messages).await.map_err(|e| super::with_group(e, group.id))?;
         Ok(Queued::Pending { group: group.id, pending, timeout })
     }

@@ -11,8 +11,7 @@ use tonic::{Request, Response, Status};
 use zya_proto::node as pb;
 use zya_proto::node::partition_server::Partition;
 
-use super::append::Appends;
-use super::{convert, read, with_group, Faults};
+use super::{convert, read, with_group, Appends};
 use crate::error::NodeError;
 use crate::group::{Group, Registry};
 use crate::partition::{Command, CommandResponse, CommitPosition, Rejection, MAX_MARK_WIDTH};
@@ -23,7 +22,8 @@ pub struct PartitionService {
     pub addr: String,
     /// Default time an append or commit may take before `TIMEOUT`.
     pub write_timeout: Duration,
-    pub faults: Arc<Faults>,
+    /// Appends, one call at a time or streamed (holds the test-only faults).
+    pub appends: Appends,
     pub cancel: CancellationToken,
 }
 
@@ -31,27 +31,15 @@ type RpcResult<T> = Result<Response<T>, Status>;
 
 impl PartitionService {
     fn group(&self, id: u64) -> Result<Arc<Group>, NodeError> {
-        self.registry.get(id).ok_or(NodeError::GroupNotFound { group: id })
+        super::group(&self.registry, id)
     }
 
     fn leader_group(&self, id: u64) -> Result<Arc<Group>, NodeError> {
-        let g = self.group(id)?;
-        if !g.is_leader() {
-            return Err(g.not_leader());
-        }
-        Ok(g)
-    }
-
-    fn appends(&self) -> Appends {
-        Appends { registry: self.registry.clone(), faults: self.faults.clone(), write_timeout: self.write_timeout }
+        super::leader_group(&self.registry, id)
     }
 
     fn timeout(&self, ms: u32) -> Duration {
-        if ms == 0 {
-            self.write_timeout
-        } else {
-            Duration::from_millis(ms as u64)
-        }
+        super::timeout_or(self.write_timeout, ms)
     }
 
     async fn write(&self, group: &Group, command: Command, timeout: Duration) -> Result<CommandResponse, NodeError> {
@@ -106,7 +94,7 @@ impl Partition for PartitionService {
     }
 
     async fn append(&self, request: Request<pb::AppendRequest>) -> RpcResult<pb::AppendReply> {
-        Ok(Response::new(self.appends().one(request.into_inner()).await?))
+        Ok(Response::new(self.appends.one(request.into_inner()).await?))
     }
 
     type AppendStreamStream = ReceiverStream<Result<pb::AppendReply, Status>>;
@@ -115,7 +103,7 @@ impl Partition for PartitionService {
         &self,
         request: Request<tonic::Streaming<pb::AppendRequest>>,
     ) -> RpcResult<Self::AppendStreamStream> {
-        let rx = self.appends().stream(request.into_inner(), self.cancel.child_token());
+        let rx = self.appends.stream(request.into_inner(), self.cancel.child_token());
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
