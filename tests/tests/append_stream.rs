@@ -9,33 +9,18 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use zya_client::{pb, PartitionClient, Pipeline};
-use zya_tests::{phase, Cluster, NodeOptions};
-
-fn config(topic: &str) -> pb::PartitionConfig {
-    pb::PartitionConfig { topic: topic.into(), ..Default::default() }
-}
-
-fn msg(id: &str) -> pb::NewMessage {
-    pb::NewMessage {
-        message_id: id.into(),
-        payload: format!("payload of {id}").into_bytes(),
-        user: "alice".into(),
-        device: "laptop".into(),
-        timestamp: "2026-11-29T00:00:00Z".into(),
-        ..Default::default()
-    }
-}
+use zya_tests::{message, partition_config, phase, Cluster, NodeOptions};
 
 /// Batch `b` of `per` messages, ids `prefix-b-i`.
 fn batch(prefix: &str, b: usize, per: usize) -> Vec<pb::NewMessage> {
-    (0..per).map(|i| msg(&format!("{prefix}-{b}-{i}"))).collect()
+    (0..per).map(|i| message(&format!("{prefix}-{b}-{i}"))).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_batches_in_flight_on_a_stream_then_offsets_follow_send_order_and_a_failure_ends_it() -> anyhow::Result<()>
 {
     let cluster = Cluster::start(3, NodeOptions::default()).await?;
-    let client = cluster.create_group(11, &[0, 1, 2], config("stream-order")).await?;
+    let client = cluster.create_group(11, &[0, 1, 2], partition_config("stream-order")).await?;
     let leader = cluster.wait_leader(&client, Duration::from_secs(20)).await?;
     let mut stub = cluster.channels.stub(cluster.addr(leader))?;
 
@@ -57,7 +42,7 @@ async fn given_batches_in_flight_on_a_stream_then_offsets_follow_send_order_and_
 
     phase("a bad batch mid-stream is the last answer");
     tx.send(pb::AppendRequest { group_id: 11, messages: batch("t", 0, 2), timeout_ms: 10_000 }).await?;
-    tx.send(pb::AppendRequest { group_id: 11, messages: vec![msg("")], timeout_ms: 10_000 }).await?;
+    tx.send(pb::AppendRequest { group_id: 11, messages: vec![message("")], timeout_ms: 10_000 }).await?;
     tx.send(pb::AppendRequest { group_id: 11, messages: batch("t", 2, 2), timeout_ms: 10_000 }).await?;
     let ok = replies.message().await?.expect("the good batch before it is answered");
     assert_eq!(ok.results.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![total, total + 1]);
@@ -76,7 +61,7 @@ async fn given_batches_in_flight_on_a_stream_then_offsets_follow_send_order_and_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_a_pipeline_when_the_leader_is_killed_then_every_batch_lands_once_in_send_order() -> anyhow::Result<()> {
     let mut cluster = Cluster::start(3, NodeOptions::default()).await?;
-    let client = Arc::new(cluster.create_group(12, &[0, 1, 2], config("stream-kill")).await?);
+    let client = Arc::new(cluster.create_group(12, &[0, 1, 2], partition_config("stream-kill")).await?);
     let leader = cluster.wait_leader(&client, Duration::from_secs(20)).await?;
 
     phase("200 batches of 10, four in flight, the leader killed after batch 80");

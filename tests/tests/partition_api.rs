@@ -6,26 +6,11 @@ use std::time::Duration;
 
 use zya_client::pb::commit_offset_request::Position;
 use zya_client::{pb, ClientError, PartitionClient};
-use zya_tests::{phase, Cluster, NodeOptions};
-
-fn config(topic: &str) -> pb::PartitionConfig {
-    pb::PartitionConfig { topic: topic.into(), ..Default::default() }
-}
-
-fn msg(id: &str) -> pb::NewMessage {
-    pb::NewMessage {
-        message_id: id.into(),
-        payload: format!("payload of {id}").into_bytes(),
-        user: "alice".into(),
-        device: "laptop".into(),
-        timestamp: "2026-11-28T00:00:00Z".into(),
-        ..Default::default()
-    }
-}
+use zya_tests::{message, partition_config, phase, Cluster, NodeOptions};
 
 async fn append_n(client: &PartitionClient, prefix: &str, n: usize) -> anyhow::Result<()> {
     for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
-        let batch = chunk.iter().map(|i| msg(&format!("{prefix}-{i}"))).collect();
+        let batch = chunk.iter().map(|i| message(&format!("{prefix}-{i}"))).collect();
         client.append(batch, Duration::from_secs(10)).await?;
     }
     Ok(())
@@ -34,14 +19,14 @@ async fn append_n(client: &PartitionClient, prefix: &str, n: usize) -> anyhow::R
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_a_follower_when_appending_then_not_leader_names_the_leader() -> anyhow::Result<()> {
     let cluster = Cluster::start(3, NodeOptions::default()).await?;
-    let client = cluster.create_group(3, &[0, 1, 2], config("leaders")).await?;
+    let client = cluster.create_group(3, &[0, 1, 2], partition_config("leaders")).await?;
     let leader = cluster.wait_leader(&client, Duration::from_secs(20)).await?;
     let follower = (leader + 1) % 3;
 
     phase("append sent straight to a follower");
     let mut stub = cluster.channels.stub(cluster.addr(follower))?;
     let status = stub
-        .append(pb::AppendRequest { group_id: 3, messages: vec![msg("a")], timeout_ms: 1000 })
+        .append(pb::AppendRequest { group_id: 3, messages: vec![message("a")], timeout_ms: 1000 })
         .await
         .expect_err("a follower refuses appends");
     let detail = zya_client::error_detail(&status).expect("error detail attached");
@@ -51,19 +36,19 @@ async fn given_a_follower_when_appending_then_not_leader_names_the_leader() -> a
 
     phase("a client pointed at the follower only follows the hint");
     let via_follower = cluster.client(3, &[follower]);
-    let r = via_follower.append(vec![msg("a")], Duration::from_secs(5)).await?;
+    let r = via_follower.append(vec![message("a")], Duration::from_secs(5)).await?;
     assert_eq!((r[0].offset, r[0].duplicate), (0, false));
-    let again = via_follower.append(vec![msg("a"), msg("b")], Duration::from_secs(5)).await?;
+    let again = via_follower.append(vec![message("a"), message("b")], Duration::from_secs(5)).await?;
     assert_eq!((again[0].offset, again[0].duplicate), (0, true), "same id, same offset");
     assert_eq!((again[1].offset, again[1].duplicate), (1, false));
 
     phase("unknown group and malformed requests are typed errors");
     let unknown = cluster.client(99, &[0]);
-    match unknown.append(vec![msg("x")], Duration::from_millis(300)).await {
+    match unknown.append(vec![message("x")], Duration::from_millis(300)).await {
         Err(ClientError::Unavailable { .. }) => {}
         other => panic!("expected unavailable for an unknown group, got {other:?}"),
     }
-    let bad = stub.append(pb::AppendRequest { group_id: 3, messages: vec![msg("")], timeout_ms: 0 }).await;
+    let bad = stub.append(pb::AppendRequest { group_id: 3, messages: vec![message("")], timeout_ms: 0 }).await;
     assert_eq!(bad.expect_err("empty id refused").code(), tonic::Code::InvalidArgument);
     Ok(())
 }
@@ -71,7 +56,7 @@ async fn given_a_follower_when_appending_then_not_leader_names_the_leader() -> a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_a_following_read_when_messages_arrive_then_they_stream_in_order() -> anyhow::Result<()> {
     let cluster = Cluster::start(3, NodeOptions::default()).await?;
-    let client = cluster.create_group(4, &[0, 1, 2], config("follow")).await?;
+    let client = cluster.create_group(4, &[0, 1, 2], partition_config("follow")).await?;
     append_n(&client, "early", 10).await?;
     let mut stream = client
         .read(pb::ReadRequest { from_offset: 5, follow: true, ..Default::default() }, Duration::from_secs(5))
@@ -97,7 +82,7 @@ async fn given_a_following_read_when_messages_arrive_then_they_stream_in_order()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_a_long_range_when_read_in_small_batches_then_batches_are_bounded_and_contiguous() -> anyhow::Result<()> {
     let cluster = Cluster::start(1, NodeOptions::default()).await?;
-    let client = cluster.create_group(9, &[0], config("pages")).await?;
+    let client = cluster.create_group(9, &[0], partition_config("pages")).await?;
     // Appends of 50: stored chunks of 50 records, which batches of 7 end
     // inside; 140 batches are more than one scan sends before it restarts.
     append_n(&client, "p", 1000).await?;
@@ -119,7 +104,7 @@ async fn given_a_long_range_when_read_in_small_batches_then_batches_are_bounded_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_committed_offsets_when_leader_killed_then_they_survive_and_never_go_back() -> anyhow::Result<()> {
     let mut cluster = Cluster::start(3, NodeOptions::default()).await?;
-    let client = cluster.create_group(5, &[0, 1, 2], config("offsets")).await?;
+    let client = cluster.create_group(5, &[0, 1, 2], partition_config("offsets")).await?;
     append_n(&client, "m", 100).await?;
 
     phase("commit up to 39, singles at 41 and 42");
@@ -179,7 +164,7 @@ async fn given_size_retention_when_partition_grows_then_old_messages_are_deleted
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_a_replica_when_deleted_then_its_group_and_data_are_gone() -> anyhow::Result<()> {
     let mut cluster = Cluster::start(1, NodeOptions::default()).await?;
-    let client = cluster.create_group(8, &[0], config("doomed")).await?;
+    let client = cluster.create_group(8, &[0], partition_config("doomed")).await?;
     append_n(&client, "d", 200).await?;
     let mut stub = cluster.channels.stub(cluster.addr(0))?;
     assert!(stub.delete_replica(pb::DeleteReplicaRequest { group_id: 8, node_id: None }).await?.into_inner().deleted);
@@ -191,8 +176,8 @@ async fn given_a_replica_when_deleted_then_its_group_and_data_are_gone() -> anyh
     cluster.restart(0).await?;
     let mut stub = cluster.channels.stub(cluster.addr(0))?;
     assert!(stub.node_info(pb::NodeInfoRequest {}).await?.into_inner().groups.is_empty());
-    let client = cluster.create_group(8, &[0], config("doomed")).await?;
-    let r = client.append(vec![msg("d-0")], Duration::from_secs(5)).await?;
+    let client = cluster.create_group(8, &[0], partition_config("doomed")).await?;
+    let r = client.append(vec![message("d-0")], Duration::from_secs(5)).await?;
     assert_eq!((r[0].offset, r[0].duplicate), (0, false), "no trace of the old data");
     Ok(())
 }

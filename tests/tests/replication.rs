@@ -8,11 +8,7 @@ use std::time::Duration;
 
 use zya_checker::{check, AnomalyKind, Op, Recorder};
 use zya_client::pb;
-use zya_tests::{phase, workload, Cluster, NodeOptions};
-
-fn config(topic: &str) -> pb::PartitionConfig {
-    pb::PartitionConfig { topic: topic.into(), partition: 0, retention_ms: 0, retention_bytes: 0, audited: false }
-}
+use zya_tests::{partition_config, phase, workload, Cluster, NodeOptions};
 
 async fn wait_acked(acked: &AtomicU64, at_least: u64) {
     while acked.load(Ordering::Relaxed) < at_least {
@@ -25,7 +21,7 @@ async fn given_leader_killed_twice_when_appending_then_no_ack_lost() -> anyhow::
     zya_tests::init_tracing();
     phase("start 3 nodes and a 3-replica partition");
     let mut cluster = Cluster::start(3, NodeOptions { snapshot_every: 500, ..Default::default() }).await?;
-    let client = Arc::new(cluster.create_group(1, &[0, 1, 2], config("orders")).await?);
+    let client = Arc::new(cluster.create_group(1, &[0, 1, 2], partition_config("orders")).await?);
     let recorder = Recorder::new();
     let acked = Arc::new(AtomicU64::new(0));
     const TOTAL: usize = 10_000;
@@ -74,7 +70,7 @@ async fn given_ack_before_replication_fault_when_leader_lost_then_checker_report
     phase("start 3 nodes that acknowledge before replicating (test fault)");
     let options = NodeOptions { fault_ack_before_replication: true, ..Default::default() };
     let mut cluster = Cluster::start(3, options).await?;
-    let client = Arc::new(cluster.create_group(1, &[0, 1, 2], config("negative")).await?);
+    let client = Arc::new(cluster.create_group(1, &[0, 1, 2], partition_config("negative")).await?);
     let recorder = Recorder::new();
     let acked = Arc::new(AtomicU64::new(0));
 
@@ -132,7 +128,7 @@ async fn given_node_wiped_when_it_rejoins_as_new_replica_then_it_catches_up_from
     zya_tests::init_tracing();
     phase("start 3 nodes; snapshots every 100 entries so the log is purged");
     let mut cluster = Cluster::start(3, NodeOptions { snapshot_every: 100, log_keep: 0, ..Default::default() }).await?;
-    let client = Arc::new(cluster.create_group(7, &[0, 1, 2], config("wiped")).await?);
+    let client = Arc::new(cluster.create_group(7, &[0, 1, 2], partition_config("wiped")).await?);
     let recorder = Recorder::new();
     let acked = Arc::new(AtomicU64::new(0));
     workload::publish(client.clone(), recorder.clone(), "wiped", 4, 1500, 200, acked.clone()).await;
@@ -154,7 +150,7 @@ async fn given_node_wiped_when_it_rejoins_as_new_replica_then_it_catches_up_from
     let mut stub = cluster.channels.stub(cluster.addr(victim))?;
     stub.create_replica(pb::CreateReplicaRequest {
         group_id: 7,
-        config: Some(config("wiped")),
+        config: Some(partition_config("wiped")),
         members: vec![],
         bootstrap: false,
     })
@@ -181,7 +177,7 @@ async fn given_leader_paused_when_appending_then_writes_move_on_and_nothing_is_l
     zya_tests::init_tracing();
     phase("start 3 nodes and a partition");
     let mut cluster = Cluster::start(3, NodeOptions::default()).await?;
-    let client = Arc::new(cluster.create_group(2, &[0, 1, 2], config("paused")).await?);
+    let client = Arc::new(cluster.create_group(2, &[0, 1, 2], partition_config("paused")).await?);
     let recorder = Recorder::new();
     let acked = Arc::new(AtomicU64::new(0));
 
