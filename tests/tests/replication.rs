@@ -119,7 +119,14 @@ async fn given_ack_before_replication_fault_when_leader_lost_then_checker_report
     let report = check(&recorder.history());
     eprintln!("{report}");
     assert!(!report.is_valid(), "the checker missed a real loss:\n{report}");
-    assert!(report.count(AnomalyKind::LostWrite) >= 20, "expected ≥ 20 lost writes:\n{report}");
+    // Not all 20 need be lost: the faulty leader still replicates what it
+    // acknowledged, and its first request after the freeze (the first of the
+    // 20, possibly a few more) can reach the followers, before SIGSTOP takes
+    // effect or from their socket buffers once resumed. Seen once under CI
+    // load: 19 lost, m-50 kept. Only those 20 can be lost, so more than 20
+    // would be false reports.
+    let lost = report.count(AnomalyKind::LostWrite);
+    assert!((10..=20).contains(&lost), "expected 10 to 20 lost writes, found {lost}:\n{report}");
     Ok(())
 }
 
