@@ -13,6 +13,8 @@
 
 pub mod peer_service;
 mod runtime;
+#[cfg(test)]
+mod stored_format_tests;
 
 use openraft::{BasicNode, Entry};
 pub use runtime::QuietTicks;
