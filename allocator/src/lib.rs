@@ -24,3 +24,5 @@ pub mod reconcile;
 pub mod rereplicate;
 pub mod server;
 pub mod service;
+#[cfg(test)]
+mod stored_format_tests;
