@@ -1,17 +1,20 @@
 //! The bytes this node stores for Raft must stay readable by later
-//! binaries: log entries (with the partition commands inside), the vote and
-//! log ids. These tests pin today's encoding, written by openraft 0.9 with
+//! binaries: log entries (with the partition commands inside), the vote, log
+//! ids, the state machine's meta and the snapshot file header. These tests pin today's encoding, written by openraft 0.9 with
 //! bincode, to fixed bytes, and read them back. An upgrade that changes the
 //! layout (openraft 0.10's default leader-id mode would) fails here before it
 //! misreads a real node's data.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, Vote};
+use openraft::{BasicNode, CommittedLeaderId, Entry, EntryPayload, LogId, Membership, Vote};
 use zya_raftstore::log_store::{decode, encode};
 
-use super::TypeConfig;
+use super::{SnapshotMeta, StoredMembership, TypeConfig};
+use crate::partition::apply::PartitionMeta;
 use crate::partition::{Command, CommitPosition, NewMessage};
+use crate::storage::state_machine::SmMeta;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -83,4 +86,46 @@ fn the_vote_and_log_ids_are_stored_as_pinned_and_read_back() {
     assert_eq!(decode::<Vote<u64>>(&unhex(VOTE)).expect("pinned vote decodes"), vote);
     assert_eq!(hex(&encode(&log_id(3, 7, 42))), LOG_ID);
     assert_eq!(decode::<LogId<u64>>(&unhex(LOG_ID)).expect("pinned log id decodes"), log_id(3, 7, 42));
+}
+
+fn sm_meta() -> SmMeta {
+    let voters: BTreeSet<u64> = [1, 2, 3].into();
+    let nodes: BTreeMap<u64, BasicNode> = (1..=3).map(|i| (i, BasicNode::new(format!("10.0.0.{i}:7000")))).collect();
+    SmMeta {
+        last_applied: Some(log_id(3, 7, 42)),
+        membership: StoredMembership::new(Some(log_id(1, 1, 1)), Membership::new(vec![voters], nodes)),
+        partition: PartitionMeta { first_offset: 10, next_offset: 25, bytes: 1500 },
+        installing: false,
+    }
+}
+
+const SM_META: &str = "010103000000000000002a00000000000000010100000000000000010000000000000001000000000000000300000000000000010000000000000002000000000000000300000000000000030000000000000001000000000000000d0000000000000031302e302e302e313a3730303002000000000000000d0000000000000031302e302e302e323a3730303003000000000000000d0000000000000031302e302e302e333a373030300a000000000000001900000000000000dc0500000000000000";
+/// The header of a snapshot file (`storage::snapshot`): bincode of openraft's
+/// `SnapshotMeta`, after the magic and the length.
+const SNAPSHOT_META: &str = "0103000000000000002a00000000000000010100000000000000010000000000000001000000000000000300000000000000010000000000000002000000000000000300000000000000030000000000000001000000000000000d0000000000000031302e302e302e313a3730303002000000000000000d0000000000000031302e302e302e323a3730303003000000000000000d0000000000000031302e302e302e333a373030300600000000000000332d34322d31";
+
+fn snapshot_meta() -> SnapshotMeta {
+    SnapshotMeta {
+        last_log_id: Some(log_id(3, 7, 42)),
+        last_membership: sm_meta().membership,
+        snapshot_id: "3-42-1".into(),
+    }
+}
+
+#[test]
+fn the_state_machine_meta_is_stored_as_pinned_and_reads_back() {
+    assert_eq!(hex(&sm_meta().encode()), SM_META);
+    let read = SmMeta::decode(&unhex(SM_META)).expect("pinned bytes decode");
+    let want = sm_meta();
+    assert_eq!(read.last_applied, want.last_applied);
+    assert_eq!(read.membership, want.membership);
+    assert_eq!(read.partition, want.partition);
+    assert_eq!(read.installing, want.installing);
+}
+
+#[test]
+fn the_snapshot_file_header_is_stored_as_pinned_and_reads_back() {
+    assert_eq!(hex(&bincode::serialize(&snapshot_meta()).expect("serializes")), SNAPSHOT_META);
+    let read: SnapshotMeta = bincode::deserialize(&unhex(SNAPSHOT_META)).expect("pinned bytes decode");
+    assert_eq!(read, snapshot_meta());
 }
