@@ -14,6 +14,7 @@ use zya_raftstore::log_store::{decode, encode};
 use super::{SnapshotMeta, StoredMembership, TypeConfig};
 use crate::partition::apply::PartitionMeta;
 use crate::partition::{Command, CommitPosition, NewMessage};
+use crate::storage::snapshot;
 use crate::storage::state_machine::SmMeta;
 
 fn hex(bytes: &[u8]) -> String {
@@ -100,9 +101,9 @@ fn sm_meta() -> SmMeta {
 }
 
 const SM_META: &str = "010103000000000000002a00000000000000010100000000000000010000000000000001000000000000000300000000000000010000000000000002000000000000000300000000000000030000000000000001000000000000000d0000000000000031302e302e302e313a3730303002000000000000000d0000000000000031302e302e302e323a3730303003000000000000000d0000000000000031302e302e302e333a373030300a000000000000001900000000000000dc0500000000000000";
-/// The header of a snapshot file (`storage::snapshot`): bincode of openraft's
-/// `SnapshotMeta`, after the magic and the length.
-const SNAPSHOT_META: &str = "0103000000000000002a00000000000000010100000000000000010000000000000001000000000000000300000000000000010000000000000002000000000000000300000000000000030000000000000001000000000000000d0000000000000031302e302e302e313a3730303002000000000000000d0000000000000031302e302e302e323a3730303003000000000000000d0000000000000031302e302e302e333a373030300600000000000000332d34322d31";
+/// The start of a snapshot file (`storage::snapshot`): "ZYASNAP1", the
+/// meta's length (big-endian u32), then bincode of openraft's `SnapshotMeta`.
+const SNAPSHOT_HEADER: &str = "5a5941534e415031000000b70103000000000000002a00000000000000010100000000000000010000000000000001000000000000000300000000000000010000000000000002000000000000000300000000000000030000000000000001000000000000000d0000000000000031302e302e302e313a3730303002000000000000000d0000000000000031302e302e302e323a3730303003000000000000000d0000000000000031302e302e302e333a373030300600000000000000332d34322d31";
 
 fn snapshot_meta() -> SnapshotMeta {
     SnapshotMeta {
@@ -125,7 +126,10 @@ fn the_state_machine_meta_is_stored_as_pinned_and_reads_back() {
 
 #[test]
 fn the_snapshot_file_header_is_stored_as_pinned_and_reads_back() {
-    assert_eq!(hex(&bincode::serialize(&snapshot_meta()).expect("serializes")), SNAPSHOT_META);
-    let read: SnapshotMeta = bincode::deserialize(&unhex(SNAPSHOT_META)).expect("pinned bytes decode");
+    assert_eq!(hex(&snapshot::header(&snapshot_meta())), SNAPSHOT_HEADER);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("pinned.snap");
+    std::fs::write(&path, unhex(SNAPSHOT_HEADER)).expect("write the pinned header");
+    let (read, _) = snapshot::read_meta(&path).expect("pinned header reads");
     assert_eq!(read, snapshot_meta());
 }

@@ -61,10 +61,7 @@ pub fn build(store: &Store, group: u64, snapshot_id: String) -> Result<Option<Sn
 
     let file = File::create(&tmp).map_err(io_err(&tmp))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    let header = bincode::serialize(&meta).expect("serializing to a Vec cannot fail");
-    w.write_all(MAGIC).map_err(io_err(&tmp))?;
-    w.write_all(&(header.len() as u32).to_be_bytes()).map_err(io_err(&tmp))?;
-    w.write_all(&header).map_err(io_err(&tmp))?;
+    w.write_all(&header(&meta)).map_err(io_err(&tmp))?;
 
     let mut read_opts = ReadOptions::default();
     read_opts.set_iterate_upper_bound(keys::group_end(group));
@@ -85,6 +82,16 @@ pub fn build(store: &Store, group: u64, snapshot_id: String) -> Result<Option<Sn
     file.sync_all().map_err(io_err(&tmp))?;
     publish(store, group, &tmp)?;
     Ok(Some(meta))
+}
+
+/// The start of a snapshot file: magic, meta length, meta.
+pub fn header(meta: &SnapshotMeta) -> Vec<u8> {
+    let body = bincode::serialize(meta).expect("serializing to a Vec cannot fail");
+    let mut out = Vec::with_capacity(MAGIC.len() + 4 + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    out
 }
 
 /// Makes `file` the group's current snapshot (durably).
