@@ -69,7 +69,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
     let partition = PartitionService {
         registry: registry.clone(),
         addr: config.advertise.clone(),
-        write_timeout: config.write_timeout,
         appends: Appends { registry: registry.clone(), faults: Arc::new(faults), write_timeout: config.write_timeout },
         cancel: shutdown.child_token(),
     };

@@ -40,7 +40,8 @@ const WINDOW: usize = 32;
 pub struct Appends {
     pub registry: Arc<Registry>,
     pub faults: Arc<Faults>,
-    /// Default time an append may take before `TIMEOUT`.
+    /// Default time a write (an append, or the service's commits) may take
+    /// before `TIMEOUT`.
     pub write_timeout: Duration,
 }
 

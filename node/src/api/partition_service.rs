@@ -20,9 +20,8 @@ use crate::raft::NodeId;
 pub struct PartitionService {
     pub registry: Arc<Registry>,
     pub addr: String,
-    /// Default time an append or commit may take before `TIMEOUT`.
-    pub write_timeout: Duration,
-    /// Appends, one call at a time or streamed (holds the test-only faults).
+    /// Appends, one call at a time or streamed (holds the test-only faults
+    /// and the default time a write may take before `TIMEOUT`).
     pub appends: Appends,
     pub cancel: CancellationToken,
 }
@@ -39,7 +38,7 @@ impl PartitionService {
     }
 
     fn timeout(&self, ms: u32) -> Duration {
-        super::timeout_or(self.write_timeout, ms)
+        super::timeout_or(self.appends.write_timeout, ms)
     }
 
     async fn write(&self, group: &Group, command: Command, timeout: Duration) -> Result<CommandResponse, NodeError> {
