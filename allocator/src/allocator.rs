@@ -14,6 +14,7 @@
 //! of a failed attempt that wakes up late can only ever join the abandoned
 //! group, never a live one.
 
+use openraft::async_runtime::watch::WatchReceiver;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -88,7 +89,7 @@ impl Allocator {
     /// Fails with `NotLeader` (naming the leader) unless this replica leads
     /// the catalogue; keeps the member table in step with leadership.
     pub fn ensure_leader(&self) -> Result<(), AllocError> {
-        let m = self.raft.metrics().borrow().clone();
+        let m = self.raft.metrics().borrow_watched().clone();
         if m.current_leader == Some(self.id) {
             self.members.lock().expect("member table lock is never poisoned").for_term(m.current_term, Instant::now());
             return Ok(());

@@ -6,11 +6,10 @@
 //! Unlike the thousands of partition groups, this single group keeps
 //! openraft's own heartbeats and election timers.
 
-use std::io::Cursor;
-
-use openraft::{BasicNode, Entry, TokioRuntime};
+use openraft::{BasicNode, TokioRuntime};
 
 use crate::catalogue::command::{CatalogueCommand, CatalogueResponse};
+use crate::catalogue::store::CatalogueStore;
 
 openraft::declare_raft_types!(
     /// Raft types of the catalogue group.
@@ -19,19 +18,22 @@ openraft::declare_raft_types!(
         R = CatalogueResponse,
         NodeId = u64,
         Node = BasicNode,
-        Entry = Entry<CatalogueTypes>,
-        SnapshotData = Cursor<Vec<u8>>,
+        LeaderId = openraft::impls::leader_id_std::LeaderId<u64, u64>,
         AsyncRuntime = TokioRuntime,
 );
 
 /// The catalogue's group id in storage and on the wire.
 pub const CATALOGUE_GROUP: u64 = 0;
 
-pub type Raft = openraft::Raft<CatalogueTypes>;
-pub type LogId = openraft::LogId<u64>;
-pub type StoredMembership = openraft::StoredMembership<u64, BasicNode>;
-pub type SnapshotMeta = openraft::SnapshotMeta<u64, BasicNode>;
+pub type Raft = openraft::Raft<CatalogueTypes, CatalogueStore>;
+pub type LogId = openraft::alias::LogIdOf<CatalogueTypes>;
+pub type StoredMembership = openraft::alias::StoredMembershipOf<CatalogueTypes>;
+pub type SnapshotMeta = openraft::alias::SnapshotMetaOf<CatalogueTypes>;
 pub type LogStore = zya_raftstore::LogStore<CatalogueTypes>;
+/// The catalogue's snapshot: its encoding, in memory.
+pub type SnapshotData = std::io::Cursor<Vec<u8>>;
+pub type Snapshot = openraft::alias::SnapshotOf<CatalogueTypes, SnapshotData>;
+pub type Network = zya_raftstore::GroupNetworkFactory<CatalogueTypes, SnapshotData>;
 
 /// openraft settings of the catalogue group.
 pub fn config(heartbeat_ms: u64) -> openraft::Config {

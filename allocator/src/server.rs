@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use zya_proto::catalogue::catalogue_server::CatalogueServer;
 use zya_proto::raft::raft_peer_server::RaftPeerServer;
-use zya_raftstore::{ChannelPool, GroupNetworkFactory, Store, StoreError};
+use zya_raftstore::{ChannelPool, Store, StoreError};
 
 use crate::allocator::Allocator;
 use crate::catalogue::command::CatalogueCommand;
@@ -41,7 +41,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
     let log = LogStore::new(store, CATALOGUE_GROUP);
     let raft_config =
         Arc::new(raft::config(config.heartbeat_ms).validate().map_err(|e| ServeError::Raft(e.to_string()))?);
-    let network = GroupNetworkFactory::new(CATALOGUE_GROUP, Arc::new(ChannelPool::default()));
+    let network = raft::Network::new(CATALOGUE_GROUP, Arc::new(ChannelPool::default()));
     let raft =
         Raft::new(config.id, raft_config, network, log, sm).await.map_err(|e| ServeError::Raft(e.to_string()))?;
 
@@ -75,7 +75,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
     println!("zya-allocator ready id={} addr={}", config.id, config.peers[&config.id]);
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
-        .add_service(RaftPeerServer::new(CataloguePeer { id: config.id, raft: raft.clone() }))
+        .add_service(RaftPeerServer::new(CataloguePeer {
+            id: config.id,
+            raft: raft.clone(),
+            incoming: Default::default(),
+        }))
         .add_service(CatalogueServer::new(CatalogueService { alloc }))
         // `tcp_nodelay` above applies only to listeners tonic binds itself:
         // accepted sockets need it here, or small replies wait for the

@@ -1,5 +1,6 @@
 //! The `Catalogue` gRPC service.
 
+use openraft::async_runtime::watch::WatchReceiver;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -143,7 +144,7 @@ impl CatalogueApi for CatalogueService {
             })
         };
         let allocators = {
-            let m = self.alloc.raft.metrics().borrow().clone();
+            let m = self.alloc.raft.metrics().borrow_watched().clone();
             m.membership_config.membership().nodes().map(|(_, n)| n.addr.clone()).collect()
         };
         Ok(Response::new(pb::ServiceMapReply {
@@ -184,7 +185,7 @@ impl CatalogueApi for CatalogueService {
         Ok(Response::new(pb::ClusterStatusReply {
             members: list,
             topics,
-            catalogue_leader: self.alloc.raft.metrics().borrow().current_leader,
+            catalogue_leader: self.alloc.raft.metrics().borrow_watched().current_leader,
         }))
     }
 

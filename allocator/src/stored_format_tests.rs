@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use openraft::{BasicNode, CommittedLeaderId, Entry, EntryPayload, LogId, Membership};
+use openraft::{BasicNode, EntryPayload, LogId, Membership};
 use zya_raftstore::log_store::{decode, encode};
 
 use crate::catalogue::command::CatalogueCommand;
@@ -19,14 +19,16 @@ fn unhex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit")).collect()
 }
 
-fn entry(index: u64, payload: EntryPayload<CatalogueTypes>) -> Entry<CatalogueTypes> {
-    Entry { log_id: LogId::new(CommittedLeaderId::new(2, 1), index), payload }
+type Entry = openraft::alias::EntryOf<CatalogueTypes>;
+
+fn entry(index: u64, payload: openraft::alias::EntryPayloadOf<CatalogueTypes>) -> Entry {
+    Entry { log_id: LogId::new_term_index(2, index), payload }
 }
 
 fn membership() -> Membership<u64, BasicNode> {
     let voters: BTreeSet<u64> = [1, 2, 3].into();
     let nodes: BTreeMap<u64, BasicNode> = (1..=3).map(|i| (i, BasicNode::new(format!("127.0.0.1:700{i}")))).collect();
-    Membership::new(vec![voters], nodes)
+    Membership::new(vec![voters], nodes).expect("a valid membership")
 }
 
 const RESERVE_ENTRY: &str = "0102000000000000000500000000000000010000000300000004000000";
@@ -36,7 +38,7 @@ const MEMBERSHIP_ENTRY: &str = "010200000000000000010000000000000002000000010000
 fn a_catalogue_entry_is_stored_as_pinned_and_reads_back() {
     let written = entry(5, EntryPayload::Normal(CatalogueCommand::ReserveGroupIds { count: 4 }));
     assert_eq!(hex(&encode(&written)), RESERVE_ENTRY);
-    let read: Entry<CatalogueTypes> = decode(&unhex(RESERVE_ENTRY)).expect("pinned bytes decode");
+    let read: Entry = decode(&unhex(RESERVE_ENTRY)).expect("pinned bytes decode");
     assert_eq!(read.log_id, written.log_id);
     assert!(matches!(read.payload, EntryPayload::Normal(CatalogueCommand::ReserveGroupIds { count: 4 })), "{read:?}");
 }
@@ -45,7 +47,7 @@ fn a_catalogue_entry_is_stored_as_pinned_and_reads_back() {
 fn a_membership_entry_is_stored_as_pinned_and_reads_back() {
     let written = entry(1, EntryPayload::Membership(membership()));
     assert_eq!(hex(&encode(&written)), MEMBERSHIP_ENTRY);
-    let read: Entry<CatalogueTypes> = decode(&unhex(MEMBERSHIP_ENTRY)).expect("pinned bytes decode");
+    let read: Entry = decode(&unhex(MEMBERSHIP_ENTRY)).expect("pinned bytes decode");
     let EntryPayload::Membership(m) = read.payload else { panic!("not a membership entry: {read:?}") };
     assert_eq!(m, membership());
 }

@@ -22,9 +22,11 @@ pub mod keys;
 pub mod log_store;
 pub mod network;
 pub mod reply;
+pub mod snapshot_transfer;
 pub mod sync;
 
 pub use db::{Store, StoreError};
 pub use log_store::{decode, encode, LogStore};
 pub use network::{ChannelPool, GroupNetworkFactory};
+pub use snapshot_transfer::{SnapshotReceiver, SnapshotSink};
 pub use sync::Syncer;

@@ -9,23 +9,25 @@
 //! for a node id that is not its own.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
-use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
-};
-use openraft::{BasicNode, RaftTypeConfig};
+use openraft::alias::VoteOf;
+use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::{RPCOption, RaftNetworkFactory};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
+use openraft::{BasicNode, OptionalSend, RaftNetworkV2, RaftTypeConfig};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tonic::transport::{Channel, Endpoint};
 use zya_proto::raft::raft_peer_client::RaftPeerClient;
 use zya_proto::raft::raft_reply::Result as ReplyResult;
 use zya_proto::raft::{RaftReply, RaftRequest};
+
+use crate::snapshot_transfer::{SnapshotChunk, CHUNK_BYTES};
 
 type NodeId = u64;
 
@@ -65,25 +67,27 @@ impl ChannelPool {
     }
 }
 
-/// Creates clients for one group's replicas.
-pub struct GroupNetworkFactory<C> {
+/// Creates clients for one group's replicas. `S` is the group's snapshot
+/// data, which the clients read to send snapshots.
+pub struct GroupNetworkFactory<C, S> {
     group: u64,
     pool: Arc<ChannelPool>,
-    _types: PhantomData<fn() -> C>,
+    _types: PhantomData<fn() -> (C, S)>,
 }
 
-impl<C> GroupNetworkFactory<C> {
+impl<C, S> GroupNetworkFactory<C, S> {
     pub fn new(group: u64, pool: Arc<ChannelPool>) -> Self {
         Self { group, pool, _types: PhantomData }
     }
 }
 
-impl<C> RaftNetworkFactory<C> for GroupNetworkFactory<C>
+impl<C, S> RaftNetworkFactory<C> for GroupNetworkFactory<C, S>
 where
     C: NetworkTypes,
     C::Entry: serde::Serialize + DeserializeOwned,
+    S: AsyncRead + Unpin + OptionalSend + 'static,
 {
-    type Network = PeerClient<C>;
+    type Network = PeerClient<C, S>;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
         PeerClient { group: self.group, target, addr: node.addr.clone(), pool: self.pool.clone(), _types: PhantomData }
@@ -91,33 +95,33 @@ where
 }
 
 /// A group's client for one target replica.
-pub struct PeerClient<C> {
+pub struct PeerClient<C, S> {
     group: u64,
     target: NodeId,
     addr: String,
     pool: Arc<ChannelPool>,
-    _types: PhantomData<fn() -> C>,
+    _types: PhantomData<fn() -> (C, S)>,
 }
 
-type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, BasicNode, RaftError<NodeId, E>>;
-
-impl<C: NetworkTypes> PeerClient<C> {
+impl<C: NetworkTypes, S> PeerClient<C, S> {
     /// Sends a request. Takes it by value and drops it once encoded: an
     /// AppendEntries holds entries shared with the leader's log store, and
     /// the applier moves their messages out only if no copy is left (held
     /// through the round trip, they were copied on every apply).
-    async fn call<Req, Resp, E>(&self, kind: Kind, req: Req, option: &RPCOption) -> Result<Resp, RpcErr<E>>
+    ///
+    /// A group on the peer that answers with an error (it is shutting
+    /// down) is reported unreachable, so openraft backs off.
+    async fn call<Req, Resp>(&self, kind: Kind, req: Req, timeout: Duration) -> Result<Resp, RPCError<C>>
     where
         Req: Serialize,
         Resp: DeserializeOwned,
-        E: std::error::Error + DeserializeOwned,
     {
         let payload = bincode::serialize(&req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         drop(req);
         let channel = self.pool.channel(&self.addr).map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
         let mut client = RaftPeerClient::new(channel).max_decoding_message_size(256 << 20);
         let mut request = tonic::Request::new(RaftRequest { group_id: self.group, target_node: self.target, payload });
-        request.set_timeout(option.hard_ttl());
+        request.set_timeout(timeout);
         let reply = match kind {
             Kind::Append => client.append_entries(request).await,
             Kind::Vote => client.vote(request).await,
@@ -135,9 +139,9 @@ impl<C: NetworkTypes> PeerClient<C> {
                 bincode::deserialize(&bytes).map_err(|e| RPCError::Network(NetworkError::new(&e)))
             }
             Some(ReplyResult::RaftError(bytes)) => {
-                let err: RaftError<NodeId, E> =
+                let err: openraft::error::RaftError<C> =
                     bincode::deserialize(&bytes).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-                Err(RPCError::RemoteError(RemoteError::new(self.target, err)))
+                Err(RPCError::Unreachable(Unreachable::new(&err)))
             }
             // The peer does not host this group (yet, or any more) or is not
             // the replica we meant: treat it as unreachable so openraft backs
@@ -159,28 +163,71 @@ enum Kind {
     Snapshot,
 }
 
-impl<C> RaftNetwork<C> for PeerClient<C>
+impl<C, S> RaftNetworkV2<C> for PeerClient<C, S>
 where
     C: NetworkTypes,
     C::Entry: serde::Serialize + DeserializeOwned,
+    S: AsyncRead + Unpin + OptionalSend + 'static,
 {
+    type SnapshotData = S;
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<C>,
         option: RPCOption,
-    ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
-        self.call(Kind::Append, rpc, &option).await
+    ) -> Result<AppendEntriesResponse<C>, RPCError<C>> {
+        self.call(Kind::Append, rpc, option.hard_ttl()).await
     }
 
-    async fn install_snapshot(
+    async fn vote(&mut self, rpc: VoteRequest<C>, option: RPCOption) -> Result<VoteResponse<C>, RPCError<C>> {
+        self.call(Kind::Vote, rpc, option.hard_ttl()).await
+    }
+
+    /// Sends the snapshot in chunks of [`CHUNK_BYTES`]; the peer stores
+    /// them and installs the snapshot when the last arrives, answering that
+    /// one with its vote.
+    async fn full_snapshot(
         &mut self,
-        rpc: InstallSnapshotRequest<C>,
+        vote: VoteOf<C>,
+        mut snapshot: openraft::alias::SnapshotOf<C, S>,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         option: RPCOption,
-    ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
-        self.call(Kind::Snapshot, rpc, &option).await
+    ) -> Result<SnapshotResponse<C>, StreamingError<C>> {
+        let transfer = rand::random::<u64>();
+        let send = async {
+            let mut offset = 0u64;
+            loop {
+                let mut data = Vec::with_capacity(CHUNK_BYTES);
+                let n = (&mut snapshot.snapshot)
+                    .take(CHUNK_BYTES as u64)
+                    .read_to_end(&mut data)
+                    .await
+                    .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+                let done = n < CHUNK_BYTES;
+                let chunk =
+                    SnapshotChunk { transfer, vote: vote.clone(), meta: snapshot.meta.clone(), offset, data, done };
+                let reply: Option<SnapshotResponse<C>> =
+                    self.call(Kind::Snapshot, chunk, option.hard_ttl()).await.map_err(streaming_error)?;
+                offset += n as u64;
+                if done {
+                    return reply.ok_or_else(|| {
+                        StreamingError::Network(NetworkError::from_string("the peer did not answer the last chunk"))
+                    });
+                }
+            }
+        };
+        tokio::select! {
+            r = send => r,
+            closed = cancel => Err(StreamingError::Closed(closed)),
+        }
     }
+}
 
-    async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> Result<VoteResponse<NodeId>, RpcErr> {
-        self.call(Kind::Vote, rpc, &option).await
+fn streaming_error<C: RaftTypeConfig>(e: RPCError<C>) -> StreamingError<C> {
+    match e {
+        RPCError::Timeout(t) => StreamingError::Timeout(t),
+        RPCError::Unreachable(u) => StreamingError::Unreachable(u),
+        RPCError::Network(n) => StreamingError::Network(n),
+        RPCError::RemoteError(r) => StreamingError::Network(NetworkError::new(&r)),
     }
 }

@@ -17,11 +17,11 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use openraft::storage::LogFlushed;
+use openraft::storage::IOFlushed;
 use openraft::RaftTypeConfig;
 use tokio::sync::mpsc;
 
-/// A completion to run once the WAL is synced (an openraft `LogFlushed` of
+/// A completion to run once the WAL is synced (an openraft `IOFlushed` of
 /// any group's type).
 type Completion = Box<dyn FnOnce(Result<(), std::io::Error>) + Send>;
 
@@ -81,8 +81,8 @@ impl Syncer {
     ///
     /// Cancel-safe: dropping the future before it resolves drops the callback,
     /// and openraft then sees the append as not completed.
-    pub async fn after_sync<C: RaftTypeConfig>(&self, callback: LogFlushed<C>) -> Result<(), std::io::Error> {
-        let completion: Completion = Box::new(move |r| callback.log_io_completed(r));
+    pub async fn after_sync<C: RaftTypeConfig>(&self, callback: IOFlushed<C>) -> Result<(), std::io::Error> {
+        let completion: Completion = Box::new(move |r| callback.io_completed(r));
         self.tx.send(completion).await.map_err(|_| std::io::Error::other("WAL syncer stopped"))
     }
 }

@@ -82,6 +82,13 @@ pub enum CatalogueCommand {
     },
 }
 
+/// What openraft prints of an entry in its logs.
+impl std::fmt::Display for CatalogueCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum CatalogueResponse {
     Done,

@@ -5,23 +5,23 @@
 //! below them can be purged. At start-up the latest snapshot is loaded and
 //! openraft re-applies the log entries after it.
 
+use std::io;
 use std::sync::{Arc, RwLock};
 
-use openraft::storage::{RaftStateMachine, Snapshot};
-use openraft::{EntryPayload, RaftSnapshotBuilder, StorageError, StorageIOError};
+use futures::{Stream, TryStreamExt};
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
 use super::command::CatalogueResponse;
 use super::state::Catalogue;
-use crate::raft::{CatalogueTypes, LogId, SnapshotMeta, StoredMembership, CATALOGUE_GROUP};
+use crate::raft::{CatalogueTypes, LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, CATALOGUE_GROUP};
 use zya_raftstore::keys::{meta_key, CF_META};
 use zya_raftstore::{decode, encode, Store, StoreError};
 
 /// `raft_meta` tag of the stored snapshot.
 const META_SNAPSHOT: u8 = 10;
-
-type SResult<T> = Result<T, StorageError<u64>>;
 
 /// The applied state, shared with readers.
 #[derive(Default)]
@@ -72,16 +72,7 @@ impl CatalogueStore {
     fn build(&self) -> Result<StoredSnapshot, StoreError> {
         let applied = self.shared.read().expect("catalogue lock is never poisoned");
         let last = applied.last_applied;
-        let meta = SnapshotMeta {
-            last_log_id: last,
-            last_membership: applied.membership.clone(),
-            snapshot_id: format!(
-                "{}-{}-{:08x}",
-                last.map_or(0, |l| l.leader_id.term),
-                last.map_or(0, |l| l.index),
-                rand::random::<u32>()
-            ),
-        };
+        let meta = SnapshotMeta { last_log_id: last, last_membership: applied.membership.clone() };
         Ok(StoredSnapshot { meta, data: applied.catalogue.encode() })
     }
 }
@@ -109,58 +100,58 @@ pub struct CatalogueSnapshotBuilder {
 }
 
 impl RaftSnapshotBuilder<CatalogueTypes> for CatalogueSnapshotBuilder {
-    async fn build_snapshot(&mut self) -> SResult<Snapshot<CatalogueTypes>> {
+    type SnapshotData = SnapshotData;
+
+    async fn build_snapshot(&mut self) -> io::Result<Snapshot> {
         let sm = CatalogueStore { store: self.store.clone(), shared: self.shared.clone() };
-        let snap = sm.build().map_err(|e| StorageIOError::write_snapshot(None, &e))?;
-        write_snapshot(&self.store, &snap).map_err(|e| StorageIOError::write_snapshot(None, &e))?;
-        Ok(Snapshot { meta: snap.meta, snapshot: Box::new(std::io::Cursor::new(snap.data)) })
+        let snap = sm.build().map_err(io::Error::other)?;
+        write_snapshot(&self.store, &snap).map_err(io::Error::other)?;
+        Ok(Snapshot { meta: snap.meta, snapshot: io::Cursor::new(snap.data) })
     }
 }
 
 impl RaftStateMachine<CatalogueTypes> for CatalogueStore {
+    type SnapshotData = SnapshotData;
     type SnapshotBuilder = CatalogueSnapshotBuilder;
 
-    async fn applied_state(&mut self) -> SResult<(Option<LogId>, StoredMembership)> {
+    async fn applied_state(&mut self) -> io::Result<(Option<LogId>, StoredMembership)> {
         let a = self.shared.read().expect("catalogue lock is never poisoned");
         Ok((a.last_applied, a.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> SResult<Vec<CatalogueResponse>>
+    async fn apply<S>(&mut self, mut entries: S) -> io::Result<()>
     where
-        I: IntoIterator<Item = openraft::Entry<CatalogueTypes>> + Send,
-        I::IntoIter: Send,
+        S: Stream<Item = io::Result<EntryResponder<CatalogueTypes>>> + Unpin + OptionalSend,
     {
-        let mut a = self.shared.write().expect("catalogue lock is never poisoned");
-        let mut responses = Vec::new();
-        for entry in entries {
-            a.last_applied = Some(entry.log_id);
-            let response = match &entry.payload {
-                EntryPayload::Blank => CatalogueResponse::Done,
-                EntryPayload::Normal(cmd) => a.catalogue.apply(cmd),
-                EntryPayload::Membership(m) => {
-                    a.membership = StoredMembership::new(Some(entry.log_id), m.clone());
-                    CatalogueResponse::Done
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let response = {
+                let mut a = self.shared.write().expect("catalogue lock is never poisoned");
+                a.last_applied = Some(entry.log_id);
+                match &entry.payload {
+                    EntryPayload::Blank => CatalogueResponse::Done,
+                    EntryPayload::Normal(cmd) => a.catalogue.apply(cmd),
+                    EntryPayload::Membership(m) => {
+                        a.membership = StoredMembership::new(Some(entry.log_id), m.clone());
+                        CatalogueResponse::Done
+                    }
                 }
             };
-            responses.push(response);
+            if let Some(r) = responder {
+                r.send(response);
+            }
         }
-        Ok(responses)
+        Ok(())
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         CatalogueSnapshotBuilder { store: self.store.clone(), shared: self.shared.clone() }
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> SResult<Box<std::io::Cursor<Vec<u8>>>> {
-        Ok(Box::new(std::io::Cursor::new(Vec::new())))
-    }
-
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Box<std::io::Cursor<Vec<u8>>>) -> SResult<()> {
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData) -> io::Result<()> {
         let data = snapshot.into_inner();
-        let catalogue =
-            Catalogue::decode(&data).map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
+        let catalogue = Catalogue::decode(&data).map_err(io::Error::other)?;
         let stored = StoredSnapshot { meta: meta.clone(), data };
-        write_snapshot(&self.store, &stored).map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        write_snapshot(&self.store, &stored).map_err(io::Error::other)?;
         let mut a = self.shared.write().expect("catalogue lock is never poisoned");
         a.catalogue = catalogue;
         a.last_applied = meta.last_log_id;
@@ -168,8 +159,8 @@ impl RaftStateMachine<CatalogueTypes> for CatalogueStore {
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> SResult<Option<Snapshot<CatalogueTypes>>> {
-        let snap = read_snapshot(&self.store).map_err(|e| StorageIOError::read_snapshot(None, &e))?;
-        Ok(snap.map(|s| Snapshot { meta: s.meta, snapshot: Box::new(std::io::Cursor::new(s.data)) }))
+    async fn get_current_snapshot(&mut self) -> io::Result<Option<Snapshot>> {
+        let snap = read_snapshot(&self.store).map_err(io::Error::other)?;
+        Ok(snap.map(|s| Snapshot { meta: s.meta, snapshot: io::Cursor::new(s.data) }))
     }
 }

@@ -1,5 +1,6 @@
 //! The `Partition` service implementation.
 
+use openraft::async_runtime::watch::WatchReceiver;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,15 +43,20 @@ impl PartitionService {
     }
 
     async fn write(&self, group: &Group, command: Command, timeout: Duration) -> Result<CommandResponse, NodeError> {
-        match tokio::time::timeout(timeout, group.raft.client_write(command)).await {
-            Ok(Ok(resp)) => Ok(resp.data),
-            Ok(Err(e)) => Err(with_group(crate::group::raft_write_error(e), group.id)),
+        let write = async {
+            crate::group::lease::ensure(&group.raft, timeout).await?;
+            Ok::<_, NodeError>(group.raft.client_write(command).await)
+        };
+        match tokio::time::timeout(timeout, write).await {
+            Ok(Ok(Ok(resp))) => Ok(resp.data),
+            Ok(Ok(Err(e))) => Err(with_group(crate::group::raft_write_error(e), group.id)),
+            Ok(Err(e)) => Err(with_group(e, group.id)),
             Err(_) => Err(NodeError::Timeout { timeout_ms: timeout.as_millis() as u64 }),
         }
     }
 
     fn voters(group: &Group) -> Vec<pb::Replica> {
-        let m = group.raft.metrics().borrow().membership_config.clone();
+        let m = group.raft.metrics().borrow_watched().membership_config.clone();
         let membership = m.membership();
         membership
             .voter_ids()
@@ -61,6 +67,10 @@ impl PartitionService {
             .collect()
     }
 }
+
+/// How long a membership change waits for an idle leader's lease to be
+/// renewed (`crate::group::lease`).
+const MEMBERSHIP_LEASE_WAIT: Duration = Duration::from_secs(2);
 
 /// Longest consumer name accepted (bytes); names are storage keys.
 const MAX_CONSUMER_NAME_LEN: usize = 512;
@@ -209,7 +219,7 @@ impl Partition for PartitionService {
 
     async fn status(&self, request: Request<pb::StatusRequest>) -> RpcResult<pb::StatusReply> {
         let group = self.group(request.into_inner().group_id)?;
-        let m = group.raft.metrics().borrow().clone();
+        let m = group.raft.metrics().borrow_watched().clone();
         let meta = group.reader.meta();
         let membership = m.membership_config.membership();
         let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
@@ -251,6 +261,7 @@ impl Partition for PartitionService {
         let group = self.leader_group(req.group_id)?;
         // Learner first: it catches up (from a snapshot if needed) without
         // counting towards the quorum; only then does it become a voter.
+        crate::group::lease::ensure(&group.raft, MEMBERSHIP_LEASE_WAIT).await?;
         group
             .raft
             .add_learner(replica.node_id, BasicNode::new(replica.addr.clone()), true)
@@ -269,6 +280,7 @@ impl Partition for PartitionService {
         let req = request.into_inner();
         let group = self.leader_group(req.group_id)?;
         let ids = BTreeSet::from([req.node_id]);
+        crate::group::lease::ensure(&group.raft, MEMBERSHIP_LEASE_WAIT).await?;
         group
             .raft
             .change_membership(ChangeMembers::RemoveVoters(ids), false)

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use openraft::error::{ClientWriteError, RaftError};
+use openraft::impls::ProgressResponder;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::NodeError;
 use crate::partition::{AppendOutcome, Command, CommandResponse, NewMessage};
-use crate::raft::{NodeId, Raft};
+use crate::raft::{Raft, TypeConfig};
 
 /// Append requests waiting to be batched. When full, callers wait for room
 /// (their gRPC call is still within its deadline), which pushes back on
@@ -30,6 +31,9 @@ pub const MAX_BATCH_MESSAGES: usize = 4096;
 pub const MAX_BATCH_BYTES: usize = 4 << 20;
 /// Raft entries of this group replicating at once.
 pub const MAX_IN_FLIGHT: usize = 8;
+
+/// How long a write waits for an idle leader's followers to renew its lease.
+const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where the outcomes of one caller's messages go.
 type Reply = oneshot::Sender<Result<Vec<AppendOutcome>, NodeError>>;
@@ -123,8 +127,12 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Job>, cancel: CancellationToken)
             messages.extend(job.messages);
         }
         let command = Command::Append { messages: Arc::new(messages), appended_at_ms: now_ms() };
-        match raft.client_write_ff(command).await {
-            Ok(receiver) => {
+        // An idle group's leader renews its lease before writing (see
+        // `super::lease`); within one round trip under load.
+        super::lease::ensure(&raft, LEASE_WAIT).await.ok();
+        let (responder, receiver) = ProgressResponder::complete_only();
+        match raft.client_write_ff(command, Some(responder)).await {
+            Ok(()) => {
                 tokio::spawn(async move {
                     let result = match receiver.await {
                         Ok(Ok(resp)) => match resp.data {
@@ -163,17 +171,24 @@ fn distribute(shares: Vec<(usize, Reply)>, result: Result<Vec<AppendOutcome>, No
 }
 
 /// Maps a Raft write error to what the caller should do next.
-pub fn write_error(e: ClientWriteError<NodeId, openraft::BasicNode>) -> NodeError {
+pub fn write_error(e: ClientWriteError<TypeConfig>) -> NodeError {
     match e {
         ClientWriteError::ForwardToLeader(f) => {
             NodeError::NotLeader { group: 0, leader_id: f.leader_id, leader_addr: f.leader_node.map(|n| n.addr) }
         }
+        // The leader changed before the entry committed: it may or may not
+        // be in the log. The message ids make a retry safe (duplicates are
+        // found), so the caller retries as for any unavailability.
+        ClientWriteError::LogEntryDiscarded(f) => NodeError::Unavailable {
+            reason: format!("leadership changed before the write committed (new leader {:?})", f.leader_id),
+        },
         ClientWriteError::ChangeMembershipError(e) => NodeError::bad_request(e.to_string()),
+        ClientWriteError::PreconditionFailed(e) => NodeError::bad_request(e.to_string()),
     }
 }
 
 /// Maps a Raft error of a write call.
-pub fn raft_write_error(e: RaftError<NodeId, ClientWriteError<NodeId, openraft::BasicNode>>) -> NodeError {
+pub fn raft_write_error(e: RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> NodeError {
     match e {
         RaftError::APIError(e) => write_error(e),
         RaftError::Fatal(f) => NodeError::Raft(f.to_string()),

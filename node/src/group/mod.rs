@@ -10,9 +10,11 @@
 
 mod appender;
 mod descriptor;
+pub mod lease;
 mod registry;
 mod retention;
 
+use openraft::async_runtime::watch::WatchReceiver;
 use std::sync::Arc;
 
 pub use appender::{raft_write_error, write_error as appender_error, Appender, Pending, APPEND_QUEUE_CAPACITY};
@@ -22,9 +24,9 @@ pub use retention::run_retention;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::NodeError;
-use crate::raft::{NodeId, Raft, RaftTiming};
-use crate::storage::{LogStore, PartitionReader, StateMachineStore, Store};
-use zya_raftstore::{ChannelPool, GroupNetworkFactory};
+use crate::raft::{Network, NodeId, Raft, RaftTiming};
+use crate::storage::{IncomingSnapshot, LogStore, PartitionReader, StateMachineStore, Store};
+use zya_raftstore::{ChannelPool, SnapshotReceiver};
 
 /// One partition replica hosted by this node.
 pub struct Group {
@@ -34,9 +36,12 @@ pub struct Group {
     pub raft: Raft,
     pub reader: PartitionReader,
     pub appender: Appender,
+    /// A snapshot being received from the leader, chunk by chunk.
+    pub incoming: SnapshotReceiver<IncomingSnapshot>,
     /// The group's Raft log, read for the pre-vote check (see
     /// `crate::liveness`).
     log: LogStore,
+    store: Store,
     /// Cancelled when the group is deleted or the node stops; child of the
     /// node's token.
     pub cancel: CancellationToken,
@@ -53,36 +58,39 @@ impl Group {
         cancel: CancellationToken,
     ) -> Result<Arc<Self>, NodeError> {
         let id = descriptor.group_id;
-        // Raft gets the store itself (it keeps entries for applying them);
-        // the group keeps a reader of the same log.
+        // Raft gets the store; the group keeps a reader of the same log.
         let raft_log = LogStore::new(store.clone(), id);
         let log = raft_log.clone();
-        let (sm, reader) = StateMachineStore::open(store, id)?;
+        let (sm, reader) = StateMachineStore::open(store.clone(), id)?;
         let config = Arc::new(
             timing.openraft_config().validate().map_err(|e| NodeError::bad_request(format!("raft config: {e}")))?,
         );
-        let network = GroupNetworkFactory::new(id, pool);
+        let network = Network::new(id, pool);
+        // A quiescent group: its config turns its own timers off. The node's
+        // liveness task decides when to elect and when to heartbeat (see
+        // `crate::liveness`).
         let raft =
             Raft::new(node_id, config, network, raft_log, sm).await.map_err(|e| NodeError::Raft(e.to_string()))?;
-        // Quiescent group: no timers of its own. The node's liveness task
-        // decides when to elect and when to heartbeat (see `crate::liveness`).
-        raft.runtime_config().heartbeat(false);
-        raft.runtime_config().elect(false);
-        raft.runtime_config().tick(false);
         let appender = Appender::start(raft.clone(), cancel.clone());
-        Ok(Arc::new(Self { id, node_id, descriptor, raft, reader, appender, log, cancel }))
+        let incoming = SnapshotReceiver::default();
+        Ok(Arc::new(Self { id, node_id, descriptor, raft, reader, appender, incoming, log, store, cancel }))
+    }
+
+    /// Opens a file to receive a snapshot into (see `crate::raft::peer_service`).
+    pub async fn begin_snapshot(&self) -> std::io::Result<IncomingSnapshot> {
+        IncomingSnapshot::create(&self.store, self.id).await
     }
 
     /// The leader as this replica knows it: (id, address).
     pub fn leader(&self) -> Option<(NodeId, Option<String>)> {
-        let m = self.raft.metrics().borrow().clone();
+        let m = self.raft.metrics().borrow_watched().clone();
         let leader = m.current_leader?;
         let addr = m.membership_config.membership().get_node(&leader).map(|n| n.addr.clone());
         Some((leader, addr))
     }
 
     pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow().current_leader == Some(self.node_id)
+        self.raft.metrics().borrow_watched().current_leader == Some(self.node_id)
     }
 
     /// The error to answer when this replica is not the leader.

@@ -8,6 +8,7 @@
 //! which `activity` records as it happens instead of the tick polling every
 //! group.
 
+use openraft::async_runtime::watch::WatchReceiver;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -122,7 +123,7 @@ impl Driver {
             }
             let leader = {
                 let m = g.raft.metrics();
-                let m = m.borrow();
+                let m = m.borrow_watched();
                 (m.current_term, m.current_leader)
             };
             let jitter = rand::thread_rng().gen::<f64>();
@@ -147,7 +148,7 @@ impl Driver {
     fn stand(&self, g: &Arc<Group>, now: Instant) {
         let others: Vec<(u64, String)> = {
             let metrics = g.raft.metrics();
-            let m = metrics.borrow();
+            let m = metrics.borrow_watched();
             let membership = m.membership_config.membership();
             membership
                 .voter_ids()
@@ -164,7 +165,7 @@ impl Driver {
                 return;
             }
             tracing::info!(group = g.id, "leader lost; standing for election");
-            if let Err(e) = g.raft.trigger().elect().await {
+            if let Err(e) = g.raft.trigger().elect(false).await {
                 tracing::warn!(group = g.id, error = %e, "could not start an election");
             }
         });
@@ -182,7 +183,7 @@ impl Driver {
         let mut addrs = HashSet::new();
         for g in groups {
             let metrics = g.raft.metrics();
-            let m = metrics.borrow();
+            let m = metrics.borrow_watched();
             for (id, node) in m.membership_config.membership().nodes() {
                 if *id != node_id && !addrs.contains(node.addr.as_str()) {
                     addrs.insert(node.addr.clone());
@@ -245,7 +246,7 @@ struct View {
 
 fn examine(g: &Group, node_id: u64, peers: &Peers, returned: &HashSet<String>, active: bool, now: Instant) -> View {
     let metrics = g.raft.metrics();
-    let m = metrics.borrow();
+    let m = metrics.borrow_watched();
     let membership = m.membership_config.membership();
     let is_voter = membership.voter_ids().any(|v| v == node_id);
     if m.state == ServerState::Leader {

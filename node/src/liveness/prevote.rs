@@ -1,6 +1,7 @@
 //! Pre-vote: stand for election only if no reachable voter has a newer log.
 //!
-//! openraft 0.9 has no pre-vote. Without one, a replica whose log is behind
+//! openraft's own pre-vote (0.10) runs on its per-group election path, which
+//! quiescent groups do not use. Without a pre-vote, a replica whose log is behind
 //! (it missed the last entries of a leader that then died) can never win,
 //! yet each time it stands it raises the term and votes for itself, which
 //! makes it refuse the up-to-date replica's next vote request (a stale term,

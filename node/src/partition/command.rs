@@ -54,6 +54,19 @@ pub enum Command {
     MarkDelivered { consumer: String, from: u64, end: u64 },
 }
 
+/// What openraft prints of an entry in its logs: the kind and size, never
+/// the payloads.
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Append { messages, .. } => write!(f, "append({} messages)", messages.len()),
+            Command::CommitOffset { consumer, position } => write!(f, "commit({consumer}, {position:?})"),
+            Command::Trim { before_offset } => write!(f, "trim(before {before_offset})"),
+            Command::MarkDelivered { consumer, from, end } => write!(f, "mark_delivered({consumer}, [{from}, {end}))"),
+        }
+    }
+}
+
 /// Where one appended message landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppendOutcome {

@@ -1,10 +1,16 @@
 //! Raft wiring: one openraft group per topic partition, many per process.
 //!
-//! We use openraft 0.9 (the stable line) and do multi-raft ourselves: every
-//! peer RPC carries the group id and the target replica's node id
-//! (`zya_raftstore::network`), one tonic endpoint per node dispatches to the group's `Raft`
+//! We use openraft 0.10 (an alpha, pinned; see the workspace `Cargo.toml`
+//! for why not 0.9) and do multi-raft ourselves: every peer RPC carries the
+//! group id and the target replica's node id (`zya_raftstore::network`), one
+//! tonic endpoint per node dispatches to the group's `Raft`
 //! (`peer_service`), and each destination node gets one shared HTTP/2
 //! channel that all groups multiplex over.
+//!
+//! Groups are quiescent: their config turns openraft's tick, heartbeat and
+//! election timers off, and the node's liveness task triggers elections and
+//! heartbeats for all groups (`crate::liveness`). With ticks off, 0.10's
+//! tick task waits on the config switch instead of waking every period.
 //!
 //! Replica identity is the node id, which is created with the node's data and
 //! never reused: a node whose data directory was wiped comes back with a new
@@ -12,14 +18,13 @@
 //! forgotten history (openraft FAQ, "reuse node id").
 
 pub mod peer_service;
-mod runtime;
 #[cfg(test)]
 mod stored_format_tests;
 
-use openraft::{BasicNode, Entry};
-pub use runtime::QuietTicks;
+use openraft::{BasicNode, TokioRuntime};
 
 use crate::partition::{Command, CommandResponse};
+use crate::storage::StateMachineStore;
 
 openraft::declare_raft_types!(
     /// Raft types of a partition group.
@@ -28,16 +33,20 @@ openraft::declare_raft_types!(
         R = CommandResponse,
         NodeId = u64,
         Node = BasicNode,
-        Entry = Entry<TypeConfig>,
-        SnapshotData = tokio::fs::File,
-        AsyncRuntime = QuietTicks,
+        LeaderId = openraft::impls::leader_id_std::LeaderId<u64, u64>,
+        AsyncRuntime = TokioRuntime,
 );
 
 pub type NodeId = u64;
-pub type Raft = openraft::Raft<TypeConfig>;
-pub type LogId = openraft::LogId<NodeId>;
-pub type StoredMembership = openraft::StoredMembership<NodeId, BasicNode>;
-pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, BasicNode>;
+pub type Raft = openraft::Raft<TypeConfig, StateMachineStore>;
+pub type LogId = openraft::alias::LogIdOf<TypeConfig>;
+pub type Entry = openraft::alias::EntryOf<TypeConfig>;
+pub type StoredMembership = openraft::alias::StoredMembershipOf<TypeConfig>;
+pub type SnapshotMeta = openraft::alias::SnapshotMetaOf<TypeConfig>;
+/// A partition's snapshot is a file (see `crate::storage::snapshot`).
+pub type SnapshotData = tokio::fs::File;
+pub type Snapshot = openraft::alias::SnapshotOf<TypeConfig, SnapshotData>;
+pub type Network = zya_raftstore::GroupNetworkFactory<TypeConfig, SnapshotData>;
 
 /// Default timeout of one Raft RPC between nodes.
 pub const RAFT_RPC_TIMEOUT_MS: u64 = 300;
@@ -70,6 +79,9 @@ impl RaftTiming {
             max_in_snapshot_log_to_keep: self.log_keep,
             max_payload_entries: 256,
             install_snapshot_timeout: 10_000,
+            enable_tick: false,
+            enable_heartbeat: false,
+            enable_elect: false,
             ..Default::default()
         }
     }

@@ -13,9 +13,11 @@ use zya_proto::raft::peer_failure::Code as FailureCode;
 use zya_proto::raft::raft_peer_server::RaftPeer;
 use zya_proto::raft::{LeadersReply, LeadersRequest, PingReply, PingRequest, RaftReply, RaftRequest};
 use zya_raftstore::reply::{encode_result, failure};
+use zya_raftstore::snapshot_transfer::{receive_and_install, ChunkOf};
 
 use crate::group::{Group, Registry};
 use crate::liveness::LocalLeaders;
+use crate::raft::TypeConfig;
 
 pub struct PeerService {
     pub node_id: u64,
@@ -59,12 +61,16 @@ impl RaftPeer for PeerService {
         })
     }
 
+    /// A chunk of a snapshot (`zya_raftstore::snapshot_transfer`): written
+    /// to the group's incoming file; the last one installs it.
     async fn install_snapshot(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
         let req = request.into_inner();
-        Ok(match self.resolve(&req) {
-            Ok((group, rpc)) => Response::new(encode_result(group.raft.install_snapshot(rpc).await)),
-            Err(reply) => Response::new(reply),
-        })
+        let (group, chunk): (_, ChunkOf<TypeConfig>) = match self.resolve(&req) {
+            Ok(resolved) => resolved,
+            Err(reply) => return Ok(Response::new(reply)),
+        };
+        let reply = receive_and_install(&group.raft, &group.incoming, chunk, || group.begin_snapshot()).await;
+        Ok(Response::new(reply))
     }
 
     async fn ping(&self, _request: Request<PingRequest>) -> Result<Response<PingReply>, Status> {

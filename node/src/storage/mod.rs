@@ -27,7 +27,7 @@ pub mod records;
 pub mod snapshot;
 pub mod state_machine;
 
-pub use state_machine::{PartitionReader, StateMachineStore};
+pub use state_machine::{IncomingSnapshot, PartitionReader, StateMachineStore};
 pub use zya_raftstore::{Store, StoreError};
 
 /// The log store of a partition group.

@@ -115,13 +115,14 @@ impl PendingChunks {
 
 #[cfg(test)]
 mod tests {
-    use openraft::storage::RaftStateMachine;
-    use openraft::{CommittedLeaderId, Entry, EntryPayload};
+    use openraft::EntryPayload;
+
+    use crate::raft::Entry;
 
     use crate::partition::{Command, CommandResponse, NewMessage};
     use crate::storage::{StateMachineStore, Store, NODE_COLUMN_FAMILIES};
 
-    fn append(index: u64, ids: std::ops::Range<u32>) -> Entry<crate::raft::TypeConfig> {
+    fn append(index: u64, ids: std::ops::Range<u32>) -> Entry {
         let messages = ids
             .map(|i| NewMessage {
                 message_id: format!("m{i}"),
@@ -135,11 +136,8 @@ mod tests {
         command(index, Command::Append { messages: std::sync::Arc::new(messages), appended_at_ms: 1 })
     }
 
-    fn command(index: u64, command: Command) -> Entry<crate::raft::TypeConfig> {
-        Entry {
-            log_id: openraft::LogId::new(CommittedLeaderId::new(1, 1), index),
-            payload: EntryPayload::Normal(command),
-        }
+    fn command(index: u64, command: Command) -> Entry {
+        Entry { log_id: openraft::LogId::new_term_index(1, index), payload: EntryPayload::Normal(command) }
     }
 
     fn offsets(reader: &crate::storage::PartitionReader, from: u64, max: usize) -> Vec<u64> {
@@ -156,7 +154,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path(), &NODE_COLUMN_FAMILIES).expect("open store");
         let (mut sm, reader) = StateMachineStore::open(store.clone(), 3).expect("open group 3");
-        sm.apply(vec![append(1, 0..4), append(2, 4..7)]).await.expect("apply");
+        sm.apply_batch(vec![append(1, 0..4), append(2, 4..7)]).expect("apply");
         assert_eq!(offsets(&reader, 0, 100), (0..7).collect::<Vec<_>>());
         assert_eq!(offsets(&reader, 5, 100), vec![5, 6]);
         assert_eq!(offsets(&reader, 2, 3), vec![2, 3, 4]);
@@ -164,7 +162,7 @@ mod tests {
         assert_eq!(ids, vec!["m3", "m4"]);
 
         // Trim to 9, inside the chunk [7, 12) written by the same batch.
-        sm.apply(vec![append(3, 7..12), command(4, Command::Trim { before_offset: 9 })]).await.expect("apply");
+        sm.apply_batch(vec![append(3, 7..12), command(4, Command::Trim { before_offset: 9 })]).expect("apply");
         assert_eq!(reader.meta().first_offset, 9);
         assert_eq!(offsets(&reader, 0, 100), vec![9, 10, 11]);
         let cf = store.cf(super::CF_SM);
@@ -177,8 +175,7 @@ mod tests {
 
         // Trim to 10, inside the stored chunk; then an id trimmed away is new again.
         let r = sm
-            .apply(vec![command(5, Command::Trim { before_offset: 10 }), append(6, 8..9), append(7, 11..12)])
-            .await
+            .apply_batch(vec![command(5, Command::Trim { before_offset: 10 }), append(6, 8..9), append(7, 11..12)])
             .expect("apply");
         assert_eq!(r[0], CommandResponse::Trimmed { first_offset: 10 });
         match (&r[1], &r[2]) {

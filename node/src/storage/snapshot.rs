@@ -57,7 +57,7 @@ pub fn build(store: &Store, group: u64, snapshot_id: String) -> Result<Option<Sn
     let Some(meta_bytes) = meta_bytes else { return Ok(None) };
     let sm: SmMeta = SmMeta::decode(&meta_bytes)?;
     let Some(last_log_id) = sm.last_applied else { return Ok(None) };
-    let meta = SnapshotMeta { last_log_id: Some(last_log_id), last_membership: sm.membership.clone(), snapshot_id };
+    let meta = SnapshotMeta { last_log_id: Some(last_log_id), last_membership: sm.membership.clone() };
 
     let file = File::create(&tmp).map_err(io_err(&tmp))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
@@ -172,18 +172,16 @@ pub fn load(store: &Store, group: u64, path: &Path) -> Result<SnapshotMeta, Stor
 
 #[cfg(test)]
 mod tests {
-    use openraft::storage::RaftStateMachine;
-    use openraft::{CommittedLeaderId, Entry, EntryPayload};
+    use openraft::EntryPayload;
+
+    use crate::raft::Entry;
 
     use super::*;
     use crate::partition::{Command, NewMessage};
     use crate::storage::StateMachineStore;
 
-    fn entry(index: u64, command: Command) -> Entry<crate::raft::TypeConfig> {
-        Entry {
-            log_id: openraft::LogId::new(CommittedLeaderId::new(1, 1), index),
-            payload: EntryPayload::Normal(command),
-        }
+    fn entry(index: u64, command: Command) -> Entry {
+        Entry { log_id: openraft::LogId::new_term_index(1, index), payload: EntryPayload::Normal(command) }
     }
 
     #[tokio::test]
@@ -208,7 +206,7 @@ mod tests {
             Command::MarkDelivered { consumer: consumer(), from: 2, end: 4 },
             Command::CommitOffset { consumer: consumer(), position: crate::partition::CommitPosition::UpTo(0) },
         ];
-        sm.apply(commands.into_iter().zip(1..).map(|(c, i)| entry(i, c))).await.expect("apply");
+        sm.apply_batch(commands.into_iter().zip(1..).map(|(c, i)| entry(i, c)).collect()).expect("apply");
         let before = source.consumer(&consumer()).expect("read").expect("consumer exists");
         assert!(!before.deliveries.is_empty());
 

@@ -20,13 +20,16 @@
 //! records by offset, consumer positions, and a watch of the counters that
 //! wakes readers following the log.
 
+use std::io;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use openraft::storage::{RaftStateMachine, Snapshot};
-use openraft::{EntryPayload, RaftSnapshotBuilder, StorageError, StorageIOError};
+use futures::{Stream, TryStreamExt};
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use super::keys::{self, CF_SM, SM_CONSUMER};
@@ -36,7 +39,7 @@ use super::{Store, StoreError};
 use crate::partition::apply::{Applier, Lookup, Mutation, PartitionMeta};
 use crate::partition::record::RecordRef;
 use crate::partition::{CommandResponse, ConsumerState, Record};
-use crate::raft::{LogId, NodeId, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::raft::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
 
 const SM_FORMAT_V1: u8 = 1;
 
@@ -66,8 +69,6 @@ impl SmMeta {
         }
     }
 }
-
-type SResult<T> = Result<T, StorageError<NodeId>>;
 
 /// Read access to one partition's committed data. Cheap to clone.
 #[derive(Clone)]
@@ -252,7 +253,9 @@ pub struct SnapshotBuilder {
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
-    async fn build_snapshot(&mut self) -> SResult<Snapshot<TypeConfig>> {
+    type SnapshotData = SnapshotData;
+
+    async fn build_snapshot(&mut self) -> io::Result<Snapshot> {
         let (store, group, id) = (self.store.clone(), self.group, self.snapshot_id.clone());
         let built = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             let meta = snapshot::build(&store, group, id)?;
@@ -264,42 +267,124 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             Ok((meta, snapshot::current_path(&store, group)))
         })
         .await
-        .map_err(|e| StorageIOError::write_snapshot(None, &e))?
-        .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        .map_err(io::Error::other)?
+        .map_err(io::Error::other)?;
         let (Some(meta), path) = built else {
-            return Err(StorageIOError::write_snapshot(
-                None,
-                &StoreError::Corrupt { what: "snapshot", reason: "nothing applied yet".into() },
-            )
-            .into());
+            return Err(io::Error::other(StoreError::Corrupt {
+                what: "snapshot",
+                reason: "nothing applied yet".into(),
+            }));
         };
-        let file = tokio::fs::File::open(&path).await.map_err(|e| StorageIOError::read_snapshot(None, &e))?;
-        Ok(Snapshot { meta, snapshot: Box::new(file) })
+        let file = tokio::fs::File::open(&path).await?;
+        Ok(Snapshot { meta, snapshot: file })
     }
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotData = SnapshotData;
     type SnapshotBuilder = SnapshotBuilder;
 
-    async fn applied_state(&mut self) -> SResult<(Option<LogId>, StoredMembership)> {
+    async fn applied_state(&mut self) -> io::Result<(Option<LogId>, StoredMembership)> {
         Ok((self.state.last_applied, self.state.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> SResult<Vec<CommandResponse>>
+    /// Applies what the stream has ready in one batch, answers the
+    /// entries' writers, and goes on until the stream ends.
+    async fn apply<S>(&mut self, mut entries: S) -> io::Result<()>
     where
-        I: IntoIterator<Item = openraft::Entry<TypeConfig>> + Send,
-        I::IntoIter: Send,
+        S: Stream<Item = io::Result<EntryResponder<TypeConfig>>> + Unpin + OptionalSend,
     {
+        while let Some(first) = entries.try_next().await? {
+            let mut batch = vec![first];
+            // The apply stream reads from memory or RocksDB without waiting:
+            // everything it has is taken into one write batch.
+            while let Some(next) = futures::FutureExt::now_or_never(entries.try_next()) {
+                match next? {
+                    Some(e) => batch.push(e),
+                    None => break,
+                }
+            }
+            let (entries_only, responders): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let responses = self.apply_batch(entries_only)?;
+            for (responder, response) in responders.into_iter().zip(responses) {
+                if let Some(r) = responder {
+                    r.send(response);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder { group: self.group, store: self.store.clone(), snapshot_id: self.new_snapshot_id() }
+    }
+
+    /// Installs a snapshot received whole into the group's incoming file
+    /// (see [`IncomingSnapshot`]).
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData) -> io::Result<()> {
+        if meta.last_log_id <= self.state.last_applied {
+            tracing::info!(group = self.group, snapshot = %meta, "snapshot not newer than applied state; ignored");
+            return Ok(());
+        }
+        drop(snapshot);
+        let incoming = incoming_path(snapshot::group_dir(&self.store, self.group));
+        let (store, group) = (self.store.clone(), self.group);
+        let mut marker = self.state.clone();
+        marker.installing = true;
+        let installed = tokio::task::spawn_blocking(move || -> Result<SmMeta, StoreError> {
+            snapshot::publish(&store, group, &incoming)?;
+            let mut batch = WriteBatch::default();
+            batch.put_cf(store.cf(CF_SM), keys::sm_meta_key(group), marker.encode());
+            store.write_synced(batch)?;
+            snapshot::load(&store, group, &snapshot::current_path(&store, group))?;
+            store.sync_wal()?;
+            let bytes = store
+                .db
+                .get_cf(store.cf(CF_SM), keys::sm_meta_key(group))
+                .map_err(StoreError::rocks("read sm meta"))?;
+            let state = bytes.map(|b| SmMeta::decode(&b)).transpose()?.unwrap_or_default();
+            Ok(state)
+        })
+        .await
+        .map_err(io::Error::other)?
+        .map_err(io::Error::other)?;
+        tracing::info!(group = self.group, snapshot = %meta, next_offset = installed.partition.next_offset, "installed snapshot");
+        self.state = installed;
+        self.meta_tx.send_replace(self.state.partition);
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> io::Result<Option<Snapshot>> {
+        let path = snapshot::current_path(&self.store, self.group);
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(None);
+        }
+        let p = path.clone();
+        let meta = tokio::task::spawn_blocking(move || snapshot::read_meta(&p).map(|(m, _)| m))
+            .await
+            .map_err(io::Error::other)?
+            .map_err(io::Error::other)?;
+        let file = tokio::fs::File::open(&path).await?;
+        Ok(Some(Snapshot { meta, snapshot: file }))
+    }
+}
+
+impl StateMachineStore {
+    /// Applies committed entries in one atomic batch (see the module doc).
+    pub(crate) fn apply_batch(
+        &mut self,
+        entries: Vec<openraft::alias::EntryOf<TypeConfig>>,
+    ) -> io::Result<Vec<CommandResponse>> {
         let lookup = DbLookup { store: &self.store, group: self.group };
         let mut applier = Applier::new(&lookup, self.state.partition);
-        let mut responses = Vec::new();
+        let mut responses = Vec::with_capacity(entries.len());
         let mut last_applied = self.state.last_applied;
         let mut membership = None;
         for entry in entries {
             last_applied = Some(entry.log_id);
             let response = match entry.payload {
                 EntryPayload::Blank => CommandResponse::None,
-                EntryPayload::Normal(cmd) => applier.apply(cmd).map_err(|e| StorageIOError::apply(entry.log_id, &e))?,
+                EntryPayload::Normal(cmd) => applier.apply(cmd).map_err(io::Error::other)?,
                 EntryPayload::Membership(m) => {
                     membership = Some(StoredMembership::new(Some(entry.log_id), m));
                     CommandResponse::None
@@ -327,101 +412,68 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     batch.put_cf(cf, keys::index_key(g, &message_id), offset.to_be_bytes())
                 }
                 Mutation::DeleteIndex { message_id } => batch.delete_cf(cf, keys::index_key(g, &message_id)),
-                Mutation::DeleteRecords { to, .. } => chunks
-                    .delete_below(&mut batch, &self.store, g, to)
-                    .map_err(|e| StorageIOError::write_state_machine(&e))?,
+                Mutation::DeleteRecords { to, .. } => {
+                    chunks.delete_below(&mut batch, &self.store, g, to).map_err(io::Error::other)?
+                }
                 Mutation::PutConsumer { consumer, state } => {
                     batch.put_cf(cf, keys::consumer_key(g, &consumer), state.encode())
                 }
             }
         }
         batch.put_cf(cf, keys::sm_meta_key(g), new_state.encode());
-        self.store.write_unlogged(batch).map_err(|e| StorageIOError::write_state_machine(&e))?;
+        self.store.write_unlogged(batch).map_err(io::Error::other)?;
         self.state = new_state;
         self.meta_tx.send_replace(partition);
         Ok(responses)
     }
-
-    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        SnapshotBuilder { group: self.group, store: self.store.clone(), snapshot_id: self.new_snapshot_id() }
-    }
-
-    async fn begin_receiving_snapshot(&mut self) -> SResult<Box<tokio::fs::File>> {
-        let dir = snapshot::group_dir(&self.store, self.group);
-        tokio::fs::create_dir_all(&dir).await.map_err(|e| StorageIOError::write_snapshot(None, &e))?;
-        let path = incoming_path(dir);
-        let file = tokio::fs::File::create(&path).await.map_err(|e| StorageIOError::write_snapshot(None, &e))?;
-        Ok(Box::new(file))
-    }
-
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Box<tokio::fs::File>) -> SResult<()> {
-        let sig = Some(meta.signature());
-        if meta.last_log_id <= self.state.last_applied {
-            tracing::info!(group = self.group, snapshot = %meta.snapshot_id, "snapshot not newer than applied state; ignored");
-            return Ok(());
-        }
-        let mut file = *snapshot;
-        use tokio::io::AsyncWriteExt;
-        file.flush().await.map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
-        file.sync_all().await.map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
-        drop(file);
-        let incoming = incoming_path(snapshot::group_dir(&self.store, self.group));
-        let (store, group) = (self.store.clone(), self.group);
-        let mut marker = self.state.clone();
-        marker.installing = true;
-        let installed = tokio::task::spawn_blocking(move || -> Result<SmMeta, StoreError> {
-            snapshot::publish(&store, group, &incoming)?;
-            let mut batch = WriteBatch::default();
-            batch.put_cf(store.cf(CF_SM), keys::sm_meta_key(group), marker.encode());
-            store.write_synced(batch)?;
-            snapshot::load(&store, group, &snapshot::current_path(&store, group))?;
-            store.sync_wal()?;
-            let bytes = store
-                .db
-                .get_cf(store.cf(CF_SM), keys::sm_meta_key(group))
-                .map_err(StoreError::rocks("read sm meta"))?;
-            let state = bytes.map(|b| SmMeta::decode(&b)).transpose()?.unwrap_or_default();
-            Ok(state)
-        })
-        .await
-        .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?
-        .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
-        tracing::info!(group = self.group, snapshot = %meta.snapshot_id, next_offset = installed.partition.next_offset, "installed snapshot");
-        self.state = installed;
-        self.meta_tx.send_replace(self.state.partition);
-        Ok(())
-    }
-
-    async fn get_current_snapshot(&mut self) -> SResult<Option<Snapshot<TypeConfig>>> {
-        let path = snapshot::current_path(&self.store, self.group);
-        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
-            return Ok(None);
-        }
-        let p = path.clone();
-        let meta = tokio::task::spawn_blocking(move || snapshot::read_meta(&p).map(|(m, _)| m))
-            .await
-            .map_err(|e| StorageIOError::read_snapshot(None, &e))?
-            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
-        let file = tokio::fs::File::open(&path).await.map_err(|e| StorageIOError::read_snapshot(None, &e))?;
-        Ok(Some(Snapshot { meta, snapshot: Box::new(file) }))
-    }
 }
 
-/// The one file a group receives a snapshot into; openraft receives one
-/// snapshot per group at a time.
+/// The one file a group receives a snapshot into; a group receives one
+/// snapshot at a time.
 fn incoming_path(dir: PathBuf) -> PathBuf {
     dir.join("incoming.snap")
 }
 
+/// A snapshot being received from the leader: the group's incoming file,
+/// synced when the last chunk is written, then installed from its path.
+pub struct IncomingSnapshot {
+    file: tokio::io::BufWriter<tokio::fs::File>,
+}
+
+impl IncomingSnapshot {
+    pub async fn create(store: &Store, group: u64) -> io::Result<Self> {
+        let dir = snapshot::group_dir(store, group);
+        tokio::fs::create_dir_all(&dir).await?;
+        let file = tokio::fs::File::create(incoming_path(dir)).await?;
+        Ok(Self { file: tokio::io::BufWriter::with_capacity(1 << 20, file) })
+    }
+}
+
+impl zya_raftstore::SnapshotSink for IncomingSnapshot {
+    type Data = SnapshotData;
+
+    async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes).await
+    }
+
+    async fn finish(mut self) -> io::Result<SnapshotData> {
+        self.file.flush().await?;
+        let file = self.file.into_inner();
+        file.sync_all().await?;
+        Ok(file)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use openraft::storage::RaftStateMachine;
-    use openraft::{CommittedLeaderId, Entry, EntryPayload};
+    use openraft::EntryPayload;
+
+    use crate::raft::Entry;
 
     use crate::partition::{Command, CommandResponse, NewMessage};
     use crate::storage::{StateMachineStore, Store, NODE_COLUMN_FAMILIES};
 
-    fn append(index: u64, ids: &[&str]) -> Entry<crate::raft::TypeConfig> {
+    fn append(index: u64, ids: &[&str]) -> Entry {
         let messages = ids
             .iter()
             .map(|id| NewMessage {
@@ -434,7 +486,7 @@ mod tests {
             })
             .collect();
         Entry {
-            log_id: openraft::LogId::new(CommittedLeaderId::new(1, 1), index),
+            log_id: openraft::LogId::new_term_index(1, index),
             payload: EntryPayload::Normal(Command::Append {
                 messages: std::sync::Arc::new(messages),
                 appended_at_ms: 1,
@@ -449,8 +501,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path(), &NODE_COLUMN_FAMILIES).expect("open store");
         let (mut sm, _reader) = StateMachineStore::open(store, 1).expect("open group 1");
-        sm.apply(vec![append(1, &["c", "a", "e"])]).await.expect("apply");
-        let r = sm.apply(vec![append(2, &["z", "e", "b", "a", "y", "c"])]).await.expect("apply");
+        sm.apply_batch(vec![append(1, &["c", "a", "e"])]).expect("apply");
+        let r = sm.apply_batch(vec![append(2, &["z", "e", "b", "a", "y", "c"])]).expect("apply");
         let CommandResponse::Appended(results) = &r[0] else { panic!("unexpected response {r:?}") };
         let got: Vec<(u64, bool)> = results.iter().map(|o| (o.offset, o.duplicate)).collect();
         assert_eq!(got, vec![(3, false), (2, true), (4, false), (1, true), (5, false), (0, true)]);
