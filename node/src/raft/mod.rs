@@ -82,6 +82,11 @@ impl RaftTiming {
             enable_tick: false,
             enable_heartbeat: false,
             enable_elect: false,
+            // openraft allocates per-group ring buffers for its lifecycle
+            // latency stats, 1,024 entries by default, even without its
+            // `runtime-stats` feature (off here), which is the only reader.
+            // At 10,000 groups a node's RSS went from 1,672 to 1,425 MB.
+            log_stage_capacity: Some(1),
             ..Default::default()
         }
     }
