@@ -30,3 +30,14 @@ pub use log_store::{decode, encode, LogStore};
 pub use network::{ChannelPool, GroupNetworkFactory};
 pub use snapshot_transfer::{SnapshotReceiver, SnapshotSink};
 pub use sync::Syncer;
+
+/// Raft types for this crate's unit tests: string payloads, the standard
+/// leader id the node and catalogue use.
+#[cfg(test)]
+mod test_types {
+    openraft::declare_raft_types!(
+        pub(crate) Types: D = String,
+        R = (),
+        LeaderId = openraft::impls::leader_id_std::LeaderId<u64, u64>,
+    );
+}

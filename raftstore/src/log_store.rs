@@ -432,11 +432,7 @@ mod tests {
 
     use super::*;
 
-    openraft::declare_raft_types!(
-        Types: D = String,
-        R = (),
-        LeaderId = openraft::impls::leader_id_std::LeaderId<u64, u64>,
-    );
+    use crate::test_types::Types;
 
     type Entry = openraft::alias::EntryOf<Types>;
 

@@ -173,11 +173,7 @@ impl SnapshotSink for Vec<u8> {
 mod tests {
     use super::*;
 
-    openraft::declare_raft_types!(
-        Types: D = String,
-        R = (),
-        LeaderId = openraft::impls::leader_id_std::LeaderId<u64, u64>,
-    );
+    use crate::test_types::Types;
 
     fn chunk(transfer: u64, offset: u64, data: &[u8], done: bool) -> ChunkOf<Types> {
         SnapshotChunk {

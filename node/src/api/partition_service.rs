@@ -44,7 +44,7 @@ impl PartitionService {
 
     async fn write(&self, group: &Group, command: Command, timeout: Duration) -> Result<CommandResponse, NodeError> {
         let write = async {
-            crate::group::lease::ensure(&group.raft, timeout).await?;
+            crate::group::lease::ensure(&group.raft).await?;
             Ok::<_, NodeError>(group.raft.client_write(command).await)
         };
         match tokio::time::timeout(timeout, write).await {
@@ -67,10 +67,6 @@ impl PartitionService {
             .collect()
     }
 }
-
-/// How long a membership change waits for an idle leader's lease to be
-/// renewed (`crate::group::lease`).
-const MEMBERSHIP_LEASE_WAIT: Duration = Duration::from_secs(2);
 
 /// Longest consumer name accepted (bytes); names are storage keys.
 const MAX_CONSUMER_NAME_LEN: usize = 512;
@@ -261,7 +257,7 @@ impl Partition for PartitionService {
         let group = self.leader_group(req.group_id)?;
         // Learner first: it catches up (from a snapshot if needed) without
         // counting towards the quorum; only then does it become a voter.
-        crate::group::lease::ensure(&group.raft, MEMBERSHIP_LEASE_WAIT).await?;
+        crate::group::lease::ensure(&group.raft).await?;
         group
             .raft
             .add_learner(replica.node_id, BasicNode::new(replica.addr.clone()), true)
@@ -280,7 +276,7 @@ impl Partition for PartitionService {
         let req = request.into_inner();
         let group = self.leader_group(req.group_id)?;
         let ids = BTreeSet::from([req.node_id]);
-        crate::group::lease::ensure(&group.raft, MEMBERSHIP_LEASE_WAIT).await?;
+        crate::group::lease::ensure(&group.raft).await?;
         group
             .raft
             .change_membership(ChangeMembers::RemoveVoters(ids), false)

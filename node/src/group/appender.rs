@@ -32,9 +32,6 @@ pub const MAX_BATCH_BYTES: usize = 4 << 20;
 /// Raft entries of this group replicating at once.
 pub const MAX_IN_FLIGHT: usize = 8;
 
-/// How long a write waits for an idle leader's followers to renew its lease.
-const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// Where the outcomes of one caller's messages go.
 type Reply = oneshot::Sender<Result<Vec<AppendOutcome>, NodeError>>;
 
@@ -129,7 +126,7 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Job>, cancel: CancellationToken)
         let command = Command::Append { messages: Arc::new(messages), appended_at_ms: now_ms() };
         // An idle group's leader renews its lease before writing (see
         // `super::lease`); within one round trip under load.
-        super::lease::ensure(&raft, LEASE_WAIT).await.ok();
+        super::lease::ensure(&raft).await.ok();
         let (responder, receiver) = ProgressResponder::complete_only();
         match raft.client_write_ff(command, Some(responder)).await {
             Ok(()) => {

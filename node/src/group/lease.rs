@@ -25,15 +25,18 @@ use crate::raft::{Raft, TypeConfig};
 
 /// Makes sure that a leader's lease holds for a write about to be made.
 /// Returns at once when this replica does not lead (the write is then
-/// refused with the leader's name as usual) or its lease is fresh.
-pub async fn ensure(raft: &Raft, wait: Duration) -> Result<(), NodeError> {
-    let refresh_after = Duration::from_millis(raft.config().election_timeout_max / 2);
+/// refused with the leader's name as usual) or its lease is fresh; else
+/// waits at most one lease for the quorum's answers (a quorum that does not
+/// answer within a lease would not keep it anyway).
+pub async fn ensure(raft: &Raft) -> Result<(), NodeError> {
+    let lease = Duration::from_millis(raft.config().election_timeout_max);
+    let refresh_after = lease / 2;
     let mut metrics = raft.metrics();
     if fresh(&metrics.borrow_watched(), refresh_after) {
         return Ok(());
     }
     raft.trigger().heartbeat().await.map_err(|e| NodeError::Raft(e.to_string()))?;
-    let renewed = tokio::time::timeout(wait, async {
+    let renewed = tokio::time::timeout(lease, async {
         loop {
             if fresh(&metrics.borrow_watched(), refresh_after) {
                 return;

@@ -41,7 +41,6 @@ pub struct Group {
     /// The group's Raft log, read for the pre-vote check (see
     /// `crate::liveness`).
     log: LogStore,
-    store: Store,
     /// Cancelled when the group is deleted or the node stops; child of the
     /// node's token.
     pub cancel: CancellationToken,
@@ -61,7 +60,7 @@ impl Group {
         // Raft gets the store; the group keeps a reader of the same log.
         let raft_log = LogStore::new(store.clone(), id);
         let log = raft_log.clone();
-        let (sm, reader) = StateMachineStore::open(store.clone(), id)?;
+        let (sm, reader) = StateMachineStore::open(store, id)?;
         let config = Arc::new(
             timing.openraft_config().validate().map_err(|e| NodeError::bad_request(format!("raft config: {e}")))?,
         );
@@ -73,12 +72,12 @@ impl Group {
             Raft::new(node_id, config, network, raft_log, sm).await.map_err(|e| NodeError::Raft(e.to_string()))?;
         let appender = Appender::start(raft.clone(), cancel.clone());
         let incoming = SnapshotReceiver::default();
-        Ok(Arc::new(Self { id, node_id, descriptor, raft, reader, appender, incoming, log, store, cancel }))
+        Ok(Arc::new(Self { id, node_id, descriptor, raft, reader, appender, incoming, log, cancel }))
     }
 
     /// Opens a file to receive a snapshot into (see `crate::raft::peer_service`).
     pub async fn begin_snapshot(&self) -> std::io::Result<IncomingSnapshot> {
-        IncomingSnapshot::create(&self.store, self.id).await
+        IncomingSnapshot::create(self.reader.store(), self.id).await
     }
 
     /// The leader as this replica knows it: (id, address).

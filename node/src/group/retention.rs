@@ -48,7 +48,7 @@ pub async fn trim_once(group: &Arc<Group>) -> Result<Option<u64>, NodeError> {
     if cut <= meta.first_offset {
         return Ok(None);
     }
-    super::lease::ensure(&group.raft, std::time::Duration::from_secs(2)).await?;
+    super::lease::ensure(&group.raft).await?;
     group.raft.client_write(Command::Trim { before_offset: cut }).await.map_err(super::appender::raft_write_error)?;
     let store = group.reader.store().clone();
     let id = group.id;

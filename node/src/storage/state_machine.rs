@@ -216,23 +216,10 @@ impl StateMachineStore {
     /// Opens the group's state machine, finishing an interrupted snapshot
     /// install first.
     pub fn open(store: Store, group: u64) -> Result<(Self, PartitionReader), StoreError> {
-        let mut state = match store
-            .db
-            .get_cf(store.cf(CF_SM), keys::sm_meta_key(group))
-            .map_err(StoreError::rocks("read sm meta"))?
-        {
-            Some(bytes) => SmMeta::decode(&bytes)?,
-            None => SmMeta::default(),
-        };
+        let mut state = read_meta(&store, group)?;
         if state.installing {
             tracing::warn!(group, "finishing an interrupted snapshot install");
-            snapshot::load(&store, group, &snapshot::current_path(&store, group))?;
-            store.sync_wal()?;
-            let bytes = store
-                .db
-                .get_cf(store.cf(CF_SM), keys::sm_meta_key(group))
-                .map_err(StoreError::rocks("read sm meta"))?;
-            state = bytes.map(|b| SmMeta::decode(&b)).transpose()?.unwrap_or_default();
+            state = load_current_snapshot(&store, group)?;
         }
         let (meta_tx, meta_rx) = watch::channel(state.partition);
         let reader = PartitionReader { group, store: store.clone(), meta: meta_rx };
@@ -288,28 +275,18 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         Ok((self.state.last_applied, self.state.membership.clone()))
     }
 
-    /// Applies what the stream has ready in one batch, answers the
-    /// entries' writers, and goes on until the stream ends.
-    async fn apply<S>(&mut self, mut entries: S) -> io::Result<()>
+    /// Applies the entries of one apply call in one batch (the stream is
+    /// finite: the committed range openraft asks for, read from the kept
+    /// entries or RocksDB) and answers their writers.
+    async fn apply<S>(&mut self, entries: S) -> io::Result<()>
     where
         S: Stream<Item = io::Result<EntryResponder<TypeConfig>>> + Unpin + OptionalSend,
     {
-        while let Some(first) = entries.try_next().await? {
-            let mut batch = vec![first];
-            // The apply stream reads from memory or RocksDB without waiting:
-            // everything it has is taken into one write batch.
-            while let Some(next) = futures::FutureExt::now_or_never(entries.try_next()) {
-                match next? {
-                    Some(e) => batch.push(e),
-                    None => break,
-                }
-            }
-            let (entries_only, responders): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            let responses = self.apply_batch(entries_only)?;
-            for (responder, response) in responders.into_iter().zip(responses) {
-                if let Some(r) = responder {
-                    r.send(response);
-                }
+        let (entries, responders): (Vec<_>, Vec<_>) = entries.try_collect::<Vec<_>>().await?.into_iter().unzip();
+        let responses = self.apply_batch(entries)?;
+        for (responder, response) in responders.into_iter().zip(responses) {
+            if let Some(r) = responder {
+                r.send(response);
             }
         }
         Ok(())
@@ -336,14 +313,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             let mut batch = WriteBatch::default();
             batch.put_cf(store.cf(CF_SM), keys::sm_meta_key(group), marker.encode());
             store.write_synced(batch)?;
-            snapshot::load(&store, group, &snapshot::current_path(&store, group))?;
-            store.sync_wal()?;
-            let bytes = store
-                .db
-                .get_cf(store.cf(CF_SM), keys::sm_meta_key(group))
-                .map_err(StoreError::rocks("read sm meta"))?;
-            let state = bytes.map(|b| SmMeta::decode(&b)).transpose()?.unwrap_or_default();
-            Ok(state)
+            load_current_snapshot(&store, group)
         })
         .await
         .map_err(io::Error::other)?
@@ -426,6 +396,22 @@ impl StateMachineStore {
         self.meta_tx.send_replace(partition);
         Ok(responses)
     }
+}
+
+/// The group's state machine meta as stored (the default before anything
+/// was applied).
+fn read_meta(store: &Store, group: u64) -> Result<SmMeta, StoreError> {
+    let bytes =
+        store.db.get_cf(store.cf(CF_SM), keys::sm_meta_key(group)).map_err(StoreError::rocks("read sm meta"))?;
+    Ok(bytes.map(|b| SmMeta::decode(&b)).transpose()?.unwrap_or_default())
+}
+
+/// Loads the group's current snapshot file into its state machine, makes
+/// that durable, and returns the meta it left.
+fn load_current_snapshot(store: &Store, group: u64) -> Result<SmMeta, StoreError> {
+    snapshot::load(store, group, &snapshot::current_path(store, group))?;
+    store.sync_wal()?;
+    read_meta(store, group)
 }
 
 /// The one file a group receives a snapshot into; a group receives one
