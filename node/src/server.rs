@@ -40,6 +40,7 @@ pub enum ServeError {
 /// Runs the node until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ServeError> {
     let store = Store::open(&config.data_dir, &crate::storage::NODE_COLUMN_FAMILIES)?;
+    crate::storage::migrate::records_to_own_family(&store)?;
     let node_id = store.node_id()?;
     let span = tracing::info_span!("node", node_id);
     let _enter = span.enter();

@@ -7,6 +7,7 @@ use rocksdb::{BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, Options, 
 
 use crate::keys::{CF_LOG, CF_META, NODE_IDENTITY_KEY};
 use crate::sync::Syncer;
+use crate::unlogged::Unlogged;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -24,6 +25,8 @@ pub enum StoreError {
     },
     #[error("corrupt {what} in storage: {reason}")]
     Corrupt { what: &'static str, reason: String },
+    #[error("memtable flush not finished after {0:?}")]
+    FlushTimeout(std::time::Duration),
     #[error("snapshot file {path}")]
     SnapshotIo {
         path: PathBuf,
@@ -44,6 +47,7 @@ pub struct Store {
     pub db: Arc<DB>,
     pub syncer: Syncer,
     pub snapshot_dir: PathBuf,
+    unlogged: Arc<Unlogged>,
 }
 
 /// WAL bytes kept before the column families holding the oldest file are
@@ -83,6 +87,9 @@ impl Store {
         // holding 1 GiB took seconds to open. The cap flushes such families
         // early.
         opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
+        // RocksDB's own flushes cut every family at once, which keeps the
+        // families written without the WAL at one prefix (see `unlogged`).
+        opts.set_atomic_flush(true);
         let names = [CF_LOG, CF_META].into_iter().chain(extra_cfs.iter().copied());
         let cfs = names.map(|name| ColumnFamilyDescriptor::new(name, family_options()));
         let db = DB::open_cf_descriptors(&opts, &path, cfs)
@@ -92,7 +99,7 @@ impl Store {
         let snapshot_dir = data_dir.join("snapshots");
         std::fs::create_dir_all(&snapshot_dir)
             .map_err(|source| StoreError::SnapshotIo { path: snapshot_dir.clone(), source })?;
-        Ok(Self { db, syncer, snapshot_dir })
+        Ok(Self { db, syncer, snapshot_dir, unlogged: Unlogged::new() })
     }
 
     pub fn cf(&self, name: &str) -> &ColumnFamily {
@@ -111,22 +118,20 @@ impl Store {
         self.db.write(batch).map_err(StoreError::rocks("write"))
     }
 
-    /// Writes a batch to the memtable only, bypassing the WAL: it survives a
-    /// crash only once its column family's memtable is flushed
-    /// ([`Store::flush_family`]). For data that can be rebuilt from the
-    /// Raft log (a state machine), the log must not be purged past what such
-    /// a flush made durable.
+    /// Writes a batch to the memtables only, bypassing the WAL: it survives
+    /// a crash only once flushed, by RocksDB or by
+    /// [`Store::flush_unlogged`]. For data that can be rebuilt from the Raft
+    /// log (a state machine): the log must not be purged past what such a
+    /// flush made durable.
     pub fn write_unlogged(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        let mut opts = WriteOptions::default();
-        opts.disable_wal(true);
-        self.db.write_opt(batch, &opts).map_err(StoreError::rocks("unlogged write"))
+        self.unlogged.write(&self.db, batch)
     }
 
-    /// Flushes a column family's memtable to a synced table file, waiting for
-    /// it: every write made to it before the call, logged or not, is then
-    /// durable.
-    pub fn flush_family(&self, name: &str) -> Result<(), StoreError> {
-        self.db.flush_cf(self.cf(name)).map_err(StoreError::rocks("flush column family"))
+    /// Makes every write made so far to `families`, logged or not, durable,
+    /// each family durable at least as far as those after it at every
+    /// moment (see [`crate::unlogged`]).
+    pub fn flush_unlogged(&self, families: &[&str]) -> Result<(), StoreError> {
+        self.unlogged.flush_in_order(&self.db, families)
     }
 
     /// Fsyncs everything written so far.

@@ -24,6 +24,7 @@ pub mod network;
 pub mod reply;
 pub mod snapshot_transfer;
 pub mod sync;
+pub mod unlogged;
 
 pub use db::{Store, StoreError};
 pub use log_store::{decode, encode, LogStore};

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Group, GroupDescriptor};
 use crate::error::NodeError;
 use crate::raft::{NodeId, RaftTiming};
-use crate::storage::keys::{self, CF_LOG, CF_META, CF_SM, META_DESCRIPTOR};
+use crate::storage::keys::{self, CF_LOG, CF_META, CF_RECORDS, CF_SM, META_DESCRIPTOR};
 use crate::storage::{snapshot, Store, StoreError};
 use zya_raftstore::ChannelPool;
 
@@ -132,11 +132,11 @@ impl Registry {
         tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
             let mut batch = WriteBatch::default();
             let (from, to) = (keys::group_prefix(group_id), keys::group_end(group_id));
-            for cf in [CF_LOG, CF_META, CF_SM] {
+            for cf in [CF_LOG, CF_META, CF_SM, CF_RECORDS] {
                 batch.delete_range_cf(store.cf(cf), &from[..], &to[..]);
             }
             store.write_synced(batch)?;
-            for cf in [CF_LOG, CF_SM] {
+            for cf in [CF_LOG, CF_SM, CF_RECORDS] {
                 store.db.compact_range_cf(store.cf(cf), Some(&from[..]), Some(&to[..]));
             }
             let dir = snapshot::group_dir(&store, group_id);
@@ -159,7 +159,8 @@ impl Registry {
             g.shutdown().await;
         }
         let store = self.store.clone();
-        let flushed = tokio::task::spawn_blocking(move || store.flush_family(CF_SM)).await;
+        let flushed =
+            tokio::task::spawn_blocking(move || store.flush_unlogged(&crate::storage::STATE_MACHINE_FAMILIES)).await;
         if let Err(e) = flushed.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
             tracing::warn!(error = %e, "flushing state machines at shutdown");
         }

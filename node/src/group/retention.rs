@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Group, Registry};
 use crate::error::NodeError;
 use crate::partition::Command;
-use crate::storage::keys::{self, CF_SM};
+use crate::storage::keys::{self, CF_RECORDS};
 
 /// Records examined per retention round of one group, so a huge backlog is
 /// trimmed over several rounds instead of one long scan.
@@ -54,7 +54,7 @@ pub async fn trim_once(group: &Arc<Group>) -> Result<Option<u64>, NodeError> {
     let id = group.id;
     tokio::task::spawn_blocking(move || {
         let (from, to) = (keys::record_key(id, 0), keys::record_key(id, cut));
-        store.db.compact_range_cf(store.cf(CF_SM), Some(&from[..]), Some(&to[..]));
+        store.db.compact_range_cf(store.cf(CF_RECORDS), Some(&from[..]), Some(&to[..]));
     });
     tracing::info!(group = group.id, before = cut, "retention trimmed partition");
     Ok(Some(cut))

@@ -7,6 +7,9 @@
 pub use zya_raftstore::keys::*;
 
 pub const CF_SM: &str = "sm";
+/// Records alone: see the `storage` module doc for why they have a family
+/// of their own.
+pub const CF_RECORDS: &str = "records";
 
 pub const SM_META: u8 = 0;
 pub const SM_RECORD: u8 = 1;
@@ -40,7 +43,8 @@ pub fn consumer_key(group: u64, consumer: &str) -> Vec<u8> {
     tagged_key(group, SM_CONSUMER, consumer.as_bytes())
 }
 
-/// Prefix of every key of `group` with `tag` in the `sm` family.
+/// Prefix of every key of `group` with `tag` in the `sm` family (or, for
+/// [`SM_RECORD`], in the records family).
 pub fn sm_tag_prefix(group: u64, tag: u8) -> [u8; 9] {
     meta_key(group, tag)
 }

@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 
 use rocksdb::{ReadOptions, WriteBatch};
 
-use super::keys::{self, CF_SM};
+use super::keys::{self, CF_RECORDS};
 use super::{Store, StoreError};
 use crate::partition::record::{chunk_len, decode_chunk_ref, encode_chunk, RecordDecodeError, RecordRef};
 use crate::partition::Record;
@@ -52,7 +52,7 @@ pub fn scan(
     let mut opts = ReadOptions::default();
     opts.set_iterate_lower_bound(keys::record_key(group, 0).to_vec());
     opts.set_iterate_upper_bound(keys::record_key(group, end).to_vec());
-    let mut it = store.db.raw_iterator_cf_opt(store.cf(CF_SM), opts);
+    let mut it = store.db.raw_iterator_cf_opt(store.cf(CF_RECORDS), opts);
     let start = keys::record_key(group, from);
     it.seek_for_prev(start);
     if !it.valid() {
@@ -78,7 +78,7 @@ pub fn scan(
 fn chunk_holding(store: &Store, group: u64, offset: u64) -> Result<Option<u64>, StoreError> {
     let mut opts = ReadOptions::default();
     opts.set_iterate_lower_bound(keys::record_key(group, 0).to_vec());
-    let mut it = store.db.raw_iterator_cf_opt(store.cf(CF_SM), opts);
+    let mut it = store.db.raw_iterator_cf_opt(store.cf(CF_RECORDS), opts);
     it.seek_for_prev(keys::record_key(group, offset));
     if let (Some(key), Some(value)) = (it.key(), it.value()) {
         if let Some(first) = keys::parse_record_key(group, key) {
@@ -97,7 +97,7 @@ pub struct PendingChunks(Vec<(u64, u64)>);
 
 impl PendingChunks {
     pub fn put(&mut self, batch: &mut WriteBatch, store: &Store, group: u64, first: u64, records: &[Record]) {
-        batch.put_cf(store.cf(CF_SM), keys::record_key(group, first), encode_chunk(records));
+        batch.put_cf(store.cf(CF_RECORDS), keys::record_key(group, first), encode_chunk(records));
         self.0.push((first, records.len() as u64));
     }
 
@@ -108,7 +108,7 @@ impl PendingChunks {
             Some(first) => first,
             None => chunk_holding(store, group, to)?.unwrap_or(to),
         };
-        batch.delete_range_cf(store.cf(CF_SM), keys::record_key(group, 0), keys::record_key(group, cut));
+        batch.delete_range_cf(store.cf(CF_RECORDS), keys::record_key(group, 0), keys::record_key(group, cut));
         Ok(())
     }
 }
@@ -165,7 +165,7 @@ mod tests {
         sm.apply_batch(vec![append(3, 7..12), command(4, Command::Trim { before_offset: 9 })]).expect("apply");
         assert_eq!(reader.meta().first_offset, 9);
         assert_eq!(offsets(&reader, 0, 100), vec![9, 10, 11]);
-        let cf = store.cf(super::CF_SM);
+        let cf = store.cf(super::CF_RECORDS);
         let chunk_starts: Vec<u64> = store
             .db
             .iterator_cf(cf, rocksdb::IteratorMode::Start)

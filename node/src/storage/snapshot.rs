@@ -1,13 +1,15 @@
 //! Snapshot files of one group's state machine.
 //!
-//! A snapshot is the group's whole `sm` key range read through a RocksDB
-//! snapshot (a consistent cut), written to a file, so a lagging or new replica
+//! A snapshot is the group's whole key range of the `sm` and records
+//! families, read through one RocksDB snapshot (a consistent cut), written
+//! to a file, so a lagging or new replica
 //! can be brought up to date and the Raft log below it can be purged. Files
 //! stream record by record: a partition of any size is never held in memory.
 //!
 //! ```text
 //! "ZYASNAP1" | u32 meta length | bincode(SnapshotMeta)
 //! repeated:  u32 key length (> 0) | key without group prefix | u32 value length | value
+//!            (a key's first byte, its tag, tells its family: records or `sm`)
 //! end:       u32 0 | u64 number of pairs
 //! ```
 //!
@@ -20,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{IteratorMode, ReadOptions, WriteBatch};
 
-use super::keys::{self, CF_SM};
+use super::keys::{self, CF_RECORDS, CF_SM, SM_RECORD};
 use super::state_machine::SmMeta;
 use super::{Store, StoreError};
 use crate::raft::SnapshotMeta;
@@ -52,8 +54,8 @@ pub fn build(store: &Store, group: u64, snapshot_id: String) -> Result<Option<Sn
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let tmp = dir.join(format!("{snapshot_id}.tmp"));
     let db_snap = store.db.snapshot();
-    let cf = store.cf(CF_SM);
-    let meta_bytes = db_snap.get_cf(cf, keys::sm_meta_key(group)).map_err(StoreError::rocks("read sm meta"))?;
+    let meta_bytes =
+        db_snap.get_cf(store.cf(CF_SM), keys::sm_meta_key(group)).map_err(StoreError::rocks("read sm meta"))?;
     let Some(meta_bytes) = meta_bytes else { return Ok(None) };
     let sm: SmMeta = SmMeta::decode(&meta_bytes)?;
     let Some(last_log_id) = sm.last_applied else { return Ok(None) };
@@ -63,18 +65,21 @@ pub fn build(store: &Store, group: u64, snapshot_id: String) -> Result<Option<Sn
     let mut w = BufWriter::with_capacity(1 << 20, file);
     w.write_all(&header(&meta)).map_err(io_err(&tmp))?;
 
-    let mut read_opts = ReadOptions::default();
-    read_opts.set_iterate_upper_bound(keys::group_end(group));
     let prefix = keys::group_prefix(group);
     let mut pairs: u64 = 0;
-    for item in db_snap.iterator_cf_opt(cf, read_opts, IteratorMode::From(&prefix, rocksdb::Direction::Forward)) {
-        let (key, value) = item.map_err(StoreError::rocks("iterate state machine"))?;
-        let suffix = &key[8..];
-        w.write_all(&(suffix.len() as u32).to_be_bytes()).map_err(io_err(&tmp))?;
-        w.write_all(suffix).map_err(io_err(&tmp))?;
-        w.write_all(&(value.len() as u32).to_be_bytes()).map_err(io_err(&tmp))?;
-        w.write_all(&value).map_err(io_err(&tmp))?;
-        pairs += 1;
+    for family in [CF_SM, CF_RECORDS] {
+        let mut read_opts = ReadOptions::default();
+        read_opts.set_iterate_upper_bound(keys::group_end(group));
+        let from = IteratorMode::From(&prefix, rocksdb::Direction::Forward);
+        for item in db_snap.iterator_cf_opt(store.cf(family), read_opts, from) {
+            let (key, value) = item.map_err(StoreError::rocks("iterate state machine"))?;
+            let suffix = &key[8..];
+            w.write_all(&(suffix.len() as u32).to_be_bytes()).map_err(io_err(&tmp))?;
+            w.write_all(suffix).map_err(io_err(&tmp))?;
+            w.write_all(&(value.len() as u32).to_be_bytes()).map_err(io_err(&tmp))?;
+            w.write_all(&value).map_err(io_err(&tmp))?;
+            pairs += 1;
+        }
     }
     w.write_all(&0u32.to_be_bytes()).map_err(io_err(&tmp))?;
     w.write_all(&pairs.to_be_bytes()).map_err(io_err(&tmp))?;
@@ -138,9 +143,11 @@ pub fn read_meta(path: &Path) -> Result<(SnapshotMeta, BufReader<File>), StoreEr
 /// crash half-way is repaired by installing again at start-up.
 pub fn load(store: &Store, group: u64, path: &Path) -> Result<SnapshotMeta, StoreError> {
     let (meta, mut r) = read_meta(path)?;
-    let cf = store.cf(CF_SM);
+    let (sm, records) = (store.cf(CF_SM), store.cf(CF_RECORDS));
     let mut batch = WriteBatch::default();
-    batch.delete_range_cf(cf, keys::group_prefix(group).to_vec(), keys::group_end(group));
+    for cf in [sm, records] {
+        batch.delete_range_cf(cf, keys::group_prefix(group).to_vec(), keys::group_end(group));
+    }
     let mut pairs = 0u64;
     loop {
         let klen = read_u32(&mut r, path)?;
@@ -153,6 +160,7 @@ pub fn load(store: &Store, group: u64, path: &Path) -> Result<SnapshotMeta, Stor
         let suffix = read_exact_vec(&mut r, klen, path)?;
         let vlen = read_u32(&mut r, path)?;
         let value = read_exact_vec(&mut r, vlen, path)?;
+        let cf = if suffix[0] == SM_RECORD { records } else { sm };
         let mut key = keys::group_prefix(group).to_vec();
         key.extend_from_slice(&suffix);
         batch.put_cf(cf, key, value);
