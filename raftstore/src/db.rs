@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rocksdb::{BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, DBCompactionStyle, Options, WriteBatch, WriteOptions, DB,
+};
 
 use crate::keys::{CF_LOG, CF_META, NODE_IDENTITY_KEY};
 use crate::sync::Syncer;
@@ -71,10 +73,41 @@ fn family_options() -> Options {
     cf
 }
 
+/// A column family besides the Raft log and metadata.
+#[derive(Debug, Clone, Copy)]
+pub struct Family {
+    pub name: &'static str,
+    pub compaction: Compaction,
+}
+
+/// How a column family's table files are merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compaction {
+    /// RocksDB's default: for keys written mostly in order (a log,
+    /// records by offset), whose new files seldom overlap old ones.
+    Leveled,
+    /// Tiered: for keys written in random order (an index of message ids).
+    /// Leveled, each small flush overlapped the whole first level and
+    /// compaction rewrote all of it every few seconds: a node's state
+    /// machine family, 0.4 s of CPU every 2.5 s in an RF3 1 KiB publish
+    /// run, 22 % of the machine in all compaction. Tiered, it was 9 %.
+    Universal,
+}
+
+impl Family {
+    pub const fn leveled(name: &'static str) -> Self {
+        Self { name, compaction: Compaction::Leveled }
+    }
+
+    pub const fn universal(name: &'static str) -> Self {
+        Self { name, compaction: Compaction::Universal }
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the database under `data_dir`, with the
     /// Raft column families plus `extra_cfs`.
-    pub fn open(data_dir: &Path, extra_cfs: &[&str]) -> Result<Self, StoreError> {
+    pub fn open(data_dir: &Path, extra_cfs: &[Family]) -> Result<Self, StoreError> {
         let path = data_dir.join("db");
         let mut opts = Options::default();
         opts.create_if_missing(true);
@@ -90,8 +123,14 @@ impl Store {
         // RocksDB's own flushes cut every family at once, which keeps the
         // families written without the WAL at one prefix (see `unlogged`).
         opts.set_atomic_flush(true);
-        let names = [CF_LOG, CF_META].into_iter().chain(extra_cfs.iter().copied());
-        let cfs = names.map(|name| ColumnFamilyDescriptor::new(name, family_options()));
+        let families = [Family::leveled(CF_LOG), Family::leveled(CF_META)].into_iter().chain(extra_cfs.iter().copied());
+        let cfs = families.map(|f| {
+            let mut options = family_options();
+            if f.compaction == Compaction::Universal {
+                options.set_compaction_style(DBCompactionStyle::Universal);
+            }
+            ColumnFamilyDescriptor::new(f.name, options)
+        });
         let db = DB::open_cf_descriptors(&opts, &path, cfs)
             .map_err(|source| StoreError::Open { path: path.clone(), source })?;
         let db = Arc::new(db);

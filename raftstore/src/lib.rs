@@ -26,7 +26,7 @@ pub mod snapshot_transfer;
 pub mod sync;
 pub mod unlogged;
 
-pub use db::{Store, StoreError};
+pub use db::{Compaction, Family, Store, StoreError};
 pub use log_store::{decode, encode, LogStore};
 pub use network::{ChannelPool, GroupNetworkFactory};
 pub use snapshot_transfer::{SnapshotReceiver, SnapshotSink};

@@ -96,7 +96,7 @@ fn wait_flushed(db: &DB, cf: &rocksdb::ColumnFamily) -> Result<(), StoreError> {
 mod tests {
     use rocksdb::WriteBatch;
 
-    use crate::Store;
+    use crate::{Family, Store};
 
     fn memtable_entries(store: &Store, family: &str) -> (u64, u64) {
         let cf = store.cf(family);
@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn an_ordered_flush_leaves_no_unlogged_write_in_memory() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(dir.path(), &["data", "meta"]).expect("open store");
+        let store = Store::open(dir.path(), &[Family::leveled("data"), Family::leveled("meta")]).expect("open store");
         for i in 0u32..100 {
             let mut batch = WriteBatch::default();
             batch.put_cf(store.cf("data"), i.to_be_bytes(), [7u8; 64]);

@@ -38,13 +38,15 @@ pub mod snapshot;
 pub mod state_machine;
 
 pub use state_machine::{IncomingSnapshot, PartitionReader, StateMachineStore};
-pub use zya_raftstore::{Store, StoreError};
+pub use zya_raftstore::{Family, Store, StoreError};
 
 /// The log store of a partition group.
 pub type LogStore = zya_raftstore::LogStore<crate::raft::TypeConfig>;
 
 /// Column families of a node besides the Raft log and metadata.
-pub const NODE_COLUMN_FAMILIES: [&str; 2] = [keys::CF_SM, keys::CF_RECORDS];
+/// `sm` holds the id index, written in random key order, so it compacts
+/// tiered; records arrive in offset order and compact leveled.
+pub const NODE_COLUMN_FAMILIES: [Family; 2] = [Family::universal(keys::CF_SM), Family::leveled(keys::CF_RECORDS)];
 
 /// The state machine's families in flush order: the records stay durable
 /// at least as far as the meta that counts them.
