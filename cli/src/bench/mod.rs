@@ -10,6 +10,7 @@ mod idle;
 mod jetstream;
 mod load_args;
 mod report;
+mod rounds;
 mod stats;
 mod zya;
 
@@ -42,6 +43,10 @@ pub struct CompareArgs {
     load: LoadArgs,
     #[command(flatten)]
     extras: ExtrasArgs,
+    /// Rounds of the message path, alternating the two systems; each
+    /// figure is the median of its rounds. The extras run in the last round.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Print one JSON array of rows instead of a table.
     #[arg(long)]
     json: bool,
@@ -84,6 +89,11 @@ pub struct ExtrasArgs {
 }
 
 impl ExtrasArgs {
+    /// Nothing beyond the message path.
+    fn none() -> Self {
+        Self { leader_kills: 0, restart_bytes: 0, memory_connections: 0, idle_partitions: 0 }
+    }
+
     fn extras(&self) -> zya::Extras {
         zya::Extras {
             leader_kills: self.leader_kills,
@@ -136,9 +146,16 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Compare(args) => {
             let load = args.load.load();
-            let anchor = jetstream_figures(&load).await?;
-            let ours = zya_figures(&load, &args.extras).await?;
-            report::print_rows(&report::join(&ours, &anchor), args.json)
+            let (mut anchor, mut ours) = (Vec::new(), Vec::new());
+            for round in 1..=args.rounds {
+                if args.rounds > 1 {
+                    eprintln!("zya bench compare: round {round} of {}", args.rounds);
+                }
+                anchor.push(jetstream_figures(&load).await?);
+                let extras = if round == args.rounds { args.extras.clone() } else { ExtrasArgs::none() };
+                ours.push(zya_figures(&load, &extras).await?);
+            }
+            report::print_rows(&report::join(&rounds::median(ours), &rounds::median(anchor)), args.json)
         }
     }
 }
