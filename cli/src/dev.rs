@@ -11,6 +11,9 @@ use zya_harness::{AllocatorOptions, Allocators, Cluster, NodeOptions};
 
 use crate::dev_gateway;
 
+/// How long the nodes get to stop (and flush) before they are killed.
+const NODE_STOP_GRACE: Duration = Duration::from_secs(10);
+
 #[derive(Subcommand, Debug)]
 pub enum DevCommand {
     /// Start a local cluster (3 allocators and storage nodes; data kept in
@@ -104,7 +107,7 @@ async fn up(
         allocators: allocators.addrs(),
         ..NodeOptions::default()
     };
-    let cluster = Cluster::start_in(folder.join("nodes"), ports, options).await?;
+    let mut cluster = Cluster::start_in(folder.join("nodes"), ports, options).await?;
     let catalogue = allocators.client();
     wait_registered(&catalogue, cluster.nodes.len()).await?;
     let rf = cluster.nodes.len().min(3) as u32;
@@ -149,8 +152,15 @@ async fn up(
         r = tokio::signal::ctrl_c() => r?,
         _ = term.recv() => {}
     }
-    // The gateway first, so clients see it go before the nodes do.
+    // The gateway first, so clients see it go before the nodes do. Then
+    // the nodes, asked to stop so they flush their state machines (the
+    // allocators' writes are synced as they happen).
     let _ = gateway.child.kill().await;
+    println!("Stopping the nodes ...");
+    let killed = cluster.stop_all(NODE_STOP_GRACE).await?;
+    if killed > 0 {
+        eprintln!("{killed} node(s) did not stop within {NODE_STOP_GRACE:?} and were killed");
+    }
     Ok(())
 }
 

@@ -239,6 +239,32 @@ impl Cluster {
         Ok(())
     }
 
+    /// SIGTERM to every running node, then up to `grace` for each to exit
+    /// (a node flushes its state machines on the way out); one still
+    /// running after that is killed. Returns how many had to be killed.
+    pub async fn stop_all(&mut self, grace: Duration) -> anyhow::Result<usize> {
+        for i in 0..self.nodes.len() {
+            if let Some(child) = self.nodes[i].child.as_ref() {
+                if self.nodes[i].paused {
+                    self.signal(child, nix::sys::signal::Signal::SIGCONT)?;
+                }
+                self.signal(child, nix::sys::signal::Signal::SIGTERM)?;
+            }
+        }
+        let until = tokio::time::Instant::now() + grace;
+        let mut killed = 0;
+        for node in &mut self.nodes {
+            let Some(mut child) = node.child.take() else { continue };
+            node.paused = false;
+            if tokio::time::timeout_at(until, child.wait()).await.is_err() {
+                child.start_kill().context("SIGKILL node")?;
+                child.wait().await?;
+                killed += 1;
+            }
+        }
+        Ok(killed)
+    }
+
     pub async fn restart(&mut self, i: usize) -> anyhow::Result<()> {
         self.kill(i).await?;
         self.spawn(i).await

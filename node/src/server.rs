@@ -106,5 +106,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
     registry.shutdown().await;
     tracker.close();
     tracker.wait().await;
+    tracing::info!("node stopped; state machines flushed");
     Ok(())
 }

@@ -207,3 +207,35 @@ async fn given_age_retention_when_messages_grow_old_then_only_recent_ones_remain
     assert!(left.iter().all(|m| m.message_id.starts_with("new-")), "only fresh messages remain");
     Ok(())
 }
+
+/// A node asked to stop (SIGTERM, as `zya dev up` does at Ctrl-C) flushes
+/// its state machines and exits by itself; restarted, the cluster serves
+/// everything it had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_written_nodes_when_stopped_then_they_flush_exit_and_restart_with_their_data() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start(3, NodeOptions::default()).await?;
+    let client = cluster.create_group(12, &[0, 1, 2], partition_config("stop")).await?;
+    append_n(&client, "kept", 30).await?;
+
+    phase("every node stops by itself within the grace period");
+    let killed = cluster.stop_all(Duration::from_secs(20)).await?;
+    assert_eq!(killed, 0, "no node had to be killed");
+    for i in 0..3 {
+        assert!(
+            cluster.log_text(i).contains("node stopped; state machines flushed"),
+            "node {i} log: {}",
+            cluster.log_text(i)
+        );
+    }
+
+    phase("restarted, the partition has all 30 messages and ids stay deduplicated");
+    for i in 0..3 {
+        cluster.restart(i).await?;
+    }
+    cluster.wait_leader(&client, Duration::from_secs(30)).await?;
+    let offsets = client.offsets("-", Duration::from_secs(10)).await?;
+    assert_eq!(offsets.next_offset, 30);
+    let again = client.append(vec![message("kept-7")], Duration::from_secs(10)).await?;
+    assert_eq!((again[0].offset, again[0].duplicate), (7, true));
+    Ok(())
+}
