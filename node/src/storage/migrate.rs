@@ -89,7 +89,8 @@ fn move_records(store: &Store) -> Result<Moved, StoreError> {
     }
     it.status().map_err(StoreError::rocks("scan records to move"))?;
     store.write(batch)?;
-    store.sync_wal()?;
+    // The copies are in the WAL ahead of the deletes, so the deletes' synced
+    // write makes both durable, in that order.
     let mut deletes = WriteBatch::default();
     for &group in &groups {
         deletes.delete_range_cf(sm, keys::sm_tag_prefix(group, SM_RECORD), keys::sm_tag_prefix(group, SM_RECORD + 1));
