@@ -10,6 +10,7 @@ mod failover;
 mod grpc;
 mod memory;
 mod websocket;
+mod ws_publisher;
 
 use std::sync::Arc;
 
@@ -74,11 +75,12 @@ pub async fn measure(load: &Load, extras: &Extras, progress: &ProgressBar) -> an
                 let topic = cluster.create_topic(&name("ws"), 1, replicas).await?;
                 let publisher = websocket::connect(&url, &token, "bench-publisher").await?;
                 let mut subscriber = websocket::connect(&url, &token, "bench-subscriber").await?;
+                let target = websocket::Target { url: &url, token: &token, topic: &topic.name };
                 step("websocket publish, one in flight");
-                out.extend(websocket::publish_one_in_flight(&publisher, &topic.name, ws, load).await?);
+                out.extend(websocket::publish_one_in_flight(&target, ws, load).await?);
                 progress.inc(1);
                 step("websocket publish, pipelined");
-                out.extend(websocket::publish_pipelined(&publisher, &topic.name, ws, load).await?);
+                out.extend(websocket::publish_pipelined(&target, ws, load).await?);
                 progress.inc(1);
                 step("websocket end to end");
                 out.extend(websocket::end_to_end(&publisher, &mut subscriber, &topic.name, ws, load).await?);
@@ -86,7 +88,8 @@ pub async fn measure(load: &Load, extras: &Extras, progress: &ProgressBar) -> an
                 step("websocket catch-up read");
                 let fresh = cluster.create_topic(&name("ws-catch-up"), 1, replicas).await?;
                 let mut reader = websocket::connect(&url, &token, "bench-reader").await?;
-                out.extend(websocket::catch_up_read(&mut reader, &fresh.name, ws, load).await?);
+                let target = websocket::Target { url: &url, token: &token, topic: &fresh.name };
+                out.extend(websocket::catch_up_read(&mut reader, &target, ws, load).await?);
                 progress.inc(1);
             }
         }

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use zya_client::ws::Conn;
 
 use super::super::figures::{Case, Figure, Load};
-use super::super::stats::{windowed, Latencies};
+use super::super::stats::Latencies;
+use super::ws_publisher::Publisher;
 
 const CALL: Duration = Duration::from_secs(10);
 /// Messages a subscription may hold uncommitted (the protocol's flow control).
@@ -35,36 +36,36 @@ fn expect(reply: Value, kind: &str) -> anyhow::Result<Value> {
     Ok(reply)
 }
 
-/// `window` publishes in flight on one connection until `count` or `max_time`.
+/// Publishes `count` messages (at most, within `max_time`) on a socket of
+/// their own, `window` at a time: see [`Publisher`] for why not on `Conn`.
 async fn publish(
-    conn: &Conn,
-    topic: &str,
+    target: &Target<'_>,
     prefix: &str,
     size: usize,
     window: usize,
     count: usize,
     max_time: Duration,
 ) -> anyhow::Result<(u64, Duration, Latencies)> {
-    let payload = "z".repeat(size);
-    windowed(window, count, max_time, |i| {
-        let frame = publish_frame(topic, format!("{prefix}-{i}"), &payload);
-        async move {
-            let t = Instant::now();
-            expect(conn.request(frame, CALL).await?, "Published")?;
-            Ok(t.elapsed())
-        }
-    })
-    .await
+    let mut publisher = Publisher::connect(target.url, target.token, &format!("bench-{prefix}")).await?;
+    let out = publisher.publish(target.topic, prefix, size, window, count, max_time).await;
+    publisher.close().await;
+    out
 }
 
-pub async fn publish_one_in_flight(conn: &Conn, topic: &str, case: Case, load: &Load) -> anyhow::Result<Vec<Figure>> {
-    let (n, elapsed, lat) = publish(conn, topic, "ws-one", case.size, 1, load.one_in_flight, load.max_time).await?;
+/// Where the publishing runs send: the gateway, a login token and a topic.
+pub struct Target<'a> {
+    pub url: &'a str,
+    pub token: &'a str,
+    pub topic: &'a str,
+}
+
+pub async fn publish_one_in_flight(target: &Target<'_>, case: Case, load: &Load) -> anyhow::Result<Vec<Figure>> {
+    let (n, elapsed, lat) = publish(target, "ws-one", case.size, 1, load.one_in_flight, load.max_time).await?;
     Ok(case.publish_figures("publish_one_in_flight", n, elapsed, &lat))
 }
 
-pub async fn publish_pipelined(conn: &Conn, topic: &str, case: Case, load: &Load) -> anyhow::Result<Vec<Figure>> {
-    let (n, elapsed, lat) =
-        publish(conn, topic, "ws-pipe", case.size, load.window, load.pipelined, load.max_time).await?;
+pub async fn publish_pipelined(target: &Target<'_>, case: Case, load: &Load) -> anyhow::Result<Vec<Figure>> {
+    let (n, elapsed, lat) = publish(target, "ws-pipe", case.size, load.window, load.pipelined, load.max_time).await?;
     Ok(case.publish_figures("publish_pipelined", n, elapsed, &lat))
 }
 
@@ -134,8 +135,14 @@ pub async fn end_to_end(
 
 /// Writes `load.catch_up` messages (not timed), then reads the topic from
 /// the beginning through a subscription, committing every half batch.
-pub async fn catch_up_read(conn: &mut Conn, topic: &str, case: Case, load: &Load) -> anyhow::Result<Vec<Figure>> {
-    publish(conn, topic, "ws-fill", case.size, load.window, load.catch_up, load.max_time * 3).await?;
+pub async fn catch_up_read(
+    conn: &mut Conn,
+    target: &Target<'_>,
+    case: Case,
+    load: &Load,
+) -> anyhow::Result<Vec<Figure>> {
+    let topic = target.topic;
+    publish(target, "ws-fill", case.size, load.window, load.catch_up, load.max_time * 3).await?;
     let group = format!("catch-up-{}-{}", case.size, case.replicas);
     let start = Instant::now();
     let deadline = start + load.max_time;
