@@ -104,9 +104,24 @@ pub struct Reply {
 
 impl Reply {
     /// The text frame, with `requestId` when the request had one.
+    ///
+    /// The same bytes as serializing `self` (`requestId` last, where
+    /// `#[serde(flatten)]` puts it), written without going through serde's
+    /// flattening, which buffers nothing but reroutes every field through
+    /// a map serializer: that was 7 % of the gateway's CPU under pipelined
+    /// publishing, one reply per message.
     pub fn to_frame(&self) -> String {
-        serde_json::to_string(self)
-            .expect("response types serialize infallibly: string keys, no custom serializers fail")
+        const INFALLIBLE: &str = "response types serialize infallibly: string keys, no custom serializers fail";
+        let mut frame = serde_json::to_vec(&self.response).expect(INFALLIBLE);
+        if let Some(id) = &self.request_id {
+            // A response is a JSON object with at least `kind`: its last
+            // byte is the closing brace.
+            frame.pop();
+            frame.extend_from_slice(b",\"requestId\":");
+            serde_json::to_writer(&mut frame, id.as_str()).expect(INFALLIBLE);
+            frame.push(b'}');
+        }
+        String::from_utf8(frame).expect("serde_json writes UTF-8")
     }
 }
 
@@ -119,6 +134,19 @@ mod tests {
 
     fn error() -> Response {
         Response::Error(ErrorReply { code: ErrorCode::TopicExists, message: "topic \"orders\" exists".into() })
+    }
+
+    /// The hand-joined frame is byte for byte what serde's flattening
+    /// writes, for every kind of response, with and without a `requestId`.
+    #[test]
+    fn a_reply_frame_is_the_flattened_serialization() {
+        for &kind in crate::protocol::kind::ResponseKind::ALL {
+            let response = crate::protocol::samples::sample(kind);
+            for id in [None, Some(RequestId::new("r-1 \"quoted\" é").expect("valid"))] {
+                let reply = response.clone().reply_to(id);
+                assert_eq!(reply.to_frame(), serde_json::to_string(&reply).expect("serializes"), "{kind:?}");
+            }
+        }
     }
 
     #[test]
