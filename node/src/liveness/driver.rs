@@ -100,9 +100,21 @@ impl Driver {
         let now = Instant::now();
         let full = now.duration_since(self.last_full_scan) >= FULL_SCAN_PERIOD || self.timers.pending();
         let all = full.then(|| self.registry.all());
-        if let Some(all) = &all {
-            self.refresh_groups(all);
-        }
+        // A full scan learns the peers' addresses from every group's
+        // membership in the same pass that examines the groups: a pass of
+        // its own read 10,000 groups' Raft state a second time, each group a
+        // few cache misses, and was a quarter of an idle node's CPU. Only
+        // while no peer is known (the first tick) is it a pass of its own,
+        // before the pings, so that they reach every peer at once; a peer
+        // that later appears in a membership is pinged from the next tick.
+        let learned_before = match &all {
+            Some(all) if self.addrs.is_empty() => {
+                self.refresh_groups(all);
+                true
+            }
+            _ => false,
+        };
+        let mut learning = (full && !learned_before).then(HashSet::new);
         let peers_changed = self.ping_peers().await;
         let returned = self.peers.take_returned();
         let now = Instant::now();
@@ -112,15 +124,19 @@ impl Driver {
         }
         let node_id = self.registry.node_id;
         let changed = self.activity.take();
+        let mut hosted = HashSet::new();
         let groups = if scan_all {
             let groups = all.unwrap_or_else(|| self.registry.all());
-            let hosted: HashSet<u64> = groups.iter().map(|g| g.id).collect();
+            hosted = groups.iter().map(|g| g.id).collect();
             self.led.retain(|id| hosted.contains(id));
             groups
         } else {
             changed.iter().filter_map(|id| self.registry.get(*id)).collect()
         };
         for g in &groups {
+            if let Some(addrs) = &mut learning {
+                self.learn_group(g, addrs);
+            }
             let active = changed.contains(&g.id);
             let view = examine(g, node_id, &self.peers, &returned, active, now);
             if view.health == Health::Led {
@@ -149,6 +165,10 @@ impl Driver {
             if switch {
                 g.raft.runtime_config().tick(view.removed_leader);
             }
+        }
+        if let Some(addrs) = learning {
+            // A full scan examined every hosted group.
+            self.forget_others(&hosted, addrs);
         }
         self.local.update(self.led.iter().copied().collect());
     }
@@ -189,22 +209,33 @@ impl Driver {
 
     /// Re-reads the peer addresses and activity receivers of all groups.
     fn refresh_groups(&mut self, groups: &[Arc<Group>]) {
-        let node_id = self.registry.node_id;
         let mut addrs = HashSet::new();
         for g in groups {
-            let metrics = g.raft.metrics();
-            let m = metrics.borrow_watched();
-            for (id, node) in m.membership_config.membership().nodes() {
-                if *id != node_id && !addrs.contains(node.addr.as_str()) {
-                    addrs.insert(node.addr.clone());
-                }
-            }
-            self.activity.watch(g.id, || g.reader.watch());
+            self.learn_group(g, &mut addrs);
         }
+        self.forget_others(&groups.iter().map(|g| g.id).collect(), addrs);
+    }
+
+    /// Adds the addresses of `g`'s other members to `addrs`, and watches
+    /// `g`'s activity if it is new.
+    fn learn_group(&mut self, g: &Group, addrs: &mut HashSet<String>) {
+        let node_id = self.registry.node_id;
+        let metrics = g.raft.metrics();
+        let m = metrics.borrow_watched();
+        for (id, node) in m.membership_config.membership().nodes() {
+            if *id != node_id && !addrs.contains(node.addr.as_str()) {
+                addrs.insert(node.addr.clone());
+            }
+        }
+        self.activity.watch(g.id, || g.reader.watch());
+    }
+
+    /// Ends a refresh: `groups` are all the hosted groups and `addrs` their
+    /// peers; state kept for anything else is dropped.
+    fn forget_others(&mut self, hosted: &HashSet<u64>, addrs: HashSet<String>) {
         // Set lookups, not scans of `groups`: with 10,000 groups a scan per
         // entry cost 10^8 comparisons a second, most of an idle node's CPU.
-        let hosted: HashSet<u64> = groups.iter().map(|g| g.id).collect();
-        self.activity.retain(&hosted);
+        self.activity.retain(hosted);
         self.timers.retain(|g| hosted.contains(&g));
         self.ticking.retain(|g| hosted.contains(g));
         self.peers.retain(&addrs);
