@@ -230,8 +230,8 @@ impl Driver {
         self.activity.watch(g.id, || g.reader.watch());
     }
 
-    /// Ends a refresh: `groups` are all the hosted groups and `addrs` their
-    /// peers; state kept for anything else is dropped.
+    /// Ends a refresh: `hosted` are the ids of all hosted groups and `addrs`
+    /// their peers; state kept for anything else is dropped.
     fn forget_others(&mut self, hosted: &HashSet<u64>, addrs: HashSet<String>) {
         // Set lookups, not scans of `groups`: with 10,000 groups a scan per
         // entry cost 10^8 comparisons a second, most of an idle node's CPU.
