@@ -18,8 +18,8 @@
 
 use std::borrow::Cow;
 
-use serde::de::IgnoredAny;
-use serde::Deserialize;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 
 use super::publish::{Messages, NewMessage, Publish};
 use super::{Request, RequestBody, RequestMeta};
@@ -30,8 +30,8 @@ use crate::protocol::topic::{Scope, TopicName};
 
 #[derive(Deserialize)]
 struct PublishOne<'a> {
-    #[serde(borrow)]
-    kind: Cow<'a, str>,
+    #[serde(rename = "kind")]
+    _kind: PublishKind,
     #[serde(rename = "requestId", borrow, default)]
     request_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -50,9 +50,8 @@ struct PublishOne<'a> {
     timeout_ms: Option<u64>,
     #[serde(rename = "transactionId", borrow, default)]
     transaction_id: Option<Cow<'a, str>>,
-    /// Present (not `null`): a batch, which this road does not take.
-    #[serde(default)]
-    messages: Option<IgnoredAny>,
+    #[serde(rename = "messages", default)]
+    _messages: Option<NotABatch>,
     #[serde(rename = "userName", borrow, default)]
     user_name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -61,13 +60,28 @@ struct PublishOne<'a> {
     timestamp: Option<Cow<'a, str>>,
 }
 
+/// The only `kind` this road takes. Any other stops the read at that field
+/// (usually the first), so the general road is not preceded by a whole read
+/// of, say, every `Commit`.
+#[derive(Deserialize)]
+enum PublishKind {
+    Publish,
+}
+
+/// `messages` is taken only absent or `null`. A batch stops the read at
+/// that field instead of being skipped over to the end first.
+struct NotABatch;
+
+impl<'de> Deserialize<'de> for NotABatch {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(D::Error::custom("a batch takes the general road"))
+    }
+}
+
 /// The request, when `text` is a valid one-message `Publish` this road
 /// takes; `None` sends the frame the general way.
 pub(super) fn publish_one(text: &str) -> Option<Request> {
     let f: PublishOne<'_> = serde_json::from_str(text).ok()?;
-    if f.kind != "Publish" || f.messages.is_some() {
-        return None;
-    }
     let request_id = match f.request_id {
         None => None,
         Some(id) => Some(RequestId::new(id.into_owned()).ok()?),
